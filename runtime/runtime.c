@@ -1,1 +1,59 @@
-/* placeholder: being written */
+/* The runtime object: the kernel registry and the backends, in preference order,
+ * that loaded methods are placed on. */
+#include "runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void infd__runtime_options_default(struct infd_runtime_options *opt)
+{
+	memset(opt, 0, sizeof *opt);
+	opt->n_threads = 1;
+}
+
+infd_status infd__runtime_create(const struct infd_runtime_options *opt, struct infd_runtime **out,
+				 struct infd_error *err)
+{
+	struct infd_runtime *rt = calloc(1, sizeof *rt);
+	if (!rt)
+		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
+	if (opt)
+		rt->opt = *opt;
+	else
+		infd__runtime_options_default(&rt->opt);
+	if (rt->opt.n_threads == 0)
+		rt->opt.n_threads = 1;
+	infd_status st = infd__registry_create(&rt->registry);
+	if (st == INFD_OK)
+		st = infd__registry_add(rt->registry, infd__portable_kernels, infd__portable_kernel_count);
+	if (st == INFD_OK)
+		st = infd__backend_portable_create(rt->registry, &rt->backends[0]);
+	if (st) {
+		infd__runtime_destroy(rt);
+		return infd__fail(err, st, "cannot set up the portable kernels: %s", infd_strerror(st));
+	}
+	rt->n_backends = 1;
+	*out = rt;
+	return INFD_OK;
+}
+
+infd_status infd__runtime_add_backend(struct infd_runtime *rt, struct infd_backend be)
+{
+	if (rt->n_backends >= INFD_MAX_BACKENDS)
+		return INFD_NO_MEMORY;
+	memmove(&rt->backends[1], &rt->backends[0], rt->n_backends * sizeof rt->backends[0]);
+	rt->backends[0] = be;
+	rt->n_backends++;
+	return INFD_OK;
+}
+
+void infd__runtime_destroy(struct infd_runtime *rt)
+{
+	if (!rt)
+		return;
+	for (uint32_t i = 0; i < rt->n_backends; i++)
+		if (rt->backends[i].ops->destroy)
+			rt->backends[i].ops->destroy(rt->backends[i].ctx);
+	infd__registry_destroy(rt->registry);
+	free(rt);
+}
