@@ -49,11 +49,15 @@ infd_status infd__fail_prefix(struct infd_error *err, infd_status status, const 
 	char prefix[INFD_ERROR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
-	char old[INFD_ERROR_MSG_MAX];
-	memcpy(old, err->msg, sizeof old);
-	snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+	size_t plen = n < 0 ? 0 : (size_t)n < sizeof prefix ? (size_t)n : sizeof prefix - 1;
+	size_t olen = strlen(err->msg);
+	if (plen + olen >= sizeof err->msg)
+		olen = sizeof err->msg - 1 - plen;
+	memmove(err->msg + plen, err->msg, olen);
+	memcpy(err->msg, prefix, plen);
+	err->msg[plen + olen] = '\0';
 	if (err->status == INFD_OK)
 		err->status = status;
 	return err->status;

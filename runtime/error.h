@@ -6,7 +6,7 @@
 
 #include "infd/status.h"
 
-#define INFD_ERROR_MSG_MAX 512
+#define INFD_ERROR_MSG_MAX 2048
 
 struct infd_error {
 	infd_status status;

@@ -169,7 +169,7 @@ static int backend_for(const struct infd_method *m, const struct infd_instr_def 
 static infd_status place(struct infd_method *m, struct infd_error *err)
 {
 	const struct infd_method_def *def = m->def;
-	char missing_ops[INFD_ERROR_MSG_MAX / 2] = "", missing_dels[INFD_ERROR_MSG_MAX / 4] = "";
+	char missing_ops[INFD_ERROR_MSG_MAX * 3 / 4] = "", missing_dels[INFD_ERROR_MSG_MAX / 8] = "";
 	uint32_t total = 0;
 	for (uint32_t c = 0; c < def->n_chains; c++)
 		total += def->chains[c].n_instrs;

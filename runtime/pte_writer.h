@@ -118,4 +118,42 @@ infd_status infd__pte_writer_finish(struct infd_pte_writer *w, uint8_t **out, si
 /* Write the result of finish to a file. */
 infd_status infd__pte_writer_save(struct infd_pte_writer *w, const char *path, struct infd_error *err);
 
+/* Bundled programs (.bpte, pte-format.md §7): a finished .pte plus test cases
+ * (inputs and expected outputs) per method. */
+struct infd_bpte_writer;
+
+/* Kinds of bundled values (the bundled schema's ValueUnion tags). */
+enum infd_bpte_kind { INFD_BPTE_TENSOR = 1, INFD_BPTE_INT = 2, INFD_BPTE_BOOL = 3, INFD_BPTE_DOUBLE = 4 };
+
+struct infd_bpte_value {
+	int kind; /* enum infd_bpte_kind */
+	/* INFD_BPTE_TENSOR: `nbytes` must equal numel x element size */
+	int dtype;
+	uint32_t rank;
+	const int32_t *sizes;
+	const uint8_t *dim_order; /* NULL = contiguous */
+	const void *data;
+	size_t nbytes;
+	/* scalars */
+	int64_t i;
+	bool b;
+	double d;
+};
+
+/* Start a bundled program around the program bytes `pte` (copied). Returns NULL
+ * when out of memory. */
+struct infd_bpte_writer *infd__bpte_writer_create(const uint8_t *pte, size_t size);
+void infd__bpte_writer_destroy(struct infd_bpte_writer *w);
+
+/* Add a test case for `method` (everything copied). Cases of one method form one
+ * test suite; suites appear in order of their first case. Mistakes are recorded
+ * and reported by finish. */
+void infd__bpte_test_case(struct infd_bpte_writer *w, const char *method, uint32_t n_inputs,
+			  const struct infd_bpte_value *inputs, uint32_t n_outputs,
+			  const struct infd_bpte_value *expected);
+
+/* Serialize (BundledProgram version 2, identifier BP08). On success *out is a
+ * malloc'd buffer of *size bytes (caller frees). */
+infd_status infd__bpte_writer_finish(struct infd_bpte_writer *w, uint8_t **out, size_t *size, struct infd_error *err);
+
 #endif
