@@ -1,6 +1,6 @@
-/* The .pte program writer and the .bpte bundled-program writer: calls collect a
- * program in memory, finish() lays it out front to back as a flatbuffer (uoffsets
- * patched forward, vtable before each table) plus segments (pte-format §2.9, §3.7). */
+/* The .pte program writer: calls collect a program in memory, finish() lays it
+ * out through the flatbuffer builder (fb_builder.h) followed by its segments
+ * (pte-format §2.9, §3.7). Also the input helpers the bundled writer shares. */
 #include "pte_writer.h"
 
 #include <stdarg.h>
@@ -8,15 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fb_builder.h"
 #include "infd/dtype.h"
 #include "program.h"
 
-#define MAX_ARENAS  4096
-#define FB_MAX_SIZE ((size_t)INT32_MAX)
+#define MAX_ARENAS 4096
 
-/* ---- Small helpers: first-error recording, growable arrays, copies ---- */
+/* ---- Helpers shared with the bundled writer (declared in pte_writer.h) ---- */
 
-__attribute__((format(printf, 3, 4))) static void note(struct infd_error *e, infd_status st, const char *fmt, ...)
+void infd__pte_note(struct infd_error *e, infd_status st, const char *fmt, ...)
 {
 	if (e->status != INFD_OK)
 		return;
@@ -27,12 +27,12 @@ __attribute__((format(printf, 3, 4))) static void note(struct infd_error *e, inf
 	e->status = st;
 }
 
-static bool grow(struct infd_error *e, void **arr, uint32_t *cap, size_t elem)
+bool infd__pte_grow(struct infd_error *e, void **arr, uint32_t *cap, size_t elem)
 {
 	uint32_t n = *cap ? *cap * 2 : 8;
 	void *p = *cap >= UINT32_MAX / 2 ? NULL : realloc(*arr, (size_t)n * elem);
 	if (!p) {
-		note(e, INFD_NO_MEMORY, "out of memory");
+		infd__pte_note(e, INFD_NO_MEMORY, "out of memory");
 		return false;
 	}
 	*arr = p;
@@ -40,58 +40,42 @@ static bool grow(struct infd_error *e, void **arr, uint32_t *cap, size_t elem)
 	return true;
 }
 
-/* Pointer to a new zeroed element at the end of arr[n], or NULL (error noted). */
-#define PUSH(e, arr, n, cap)                                                                                          \
-	(((n) < (cap) || grow((e), (void **)&(arr), &(cap), sizeof *(arr))) ? memset(&(arr)[(n)++], 0, sizeof *(arr)) \
-									    : NULL)
-
-static void *dup_bytes(struct infd_error *e, const void *p, size_t n)
+void *infd__pte_dup(struct infd_error *e, const void *p, size_t n)
 {
 	void *q = malloc(n ? n : 1);
 	if (!q)
-		note(e, INFD_NO_MEMORY, "out of memory");
+		infd__pte_note(e, INFD_NO_MEMORY, "out of memory");
 	else if (n)
 		memcpy(q, p, n);
 	return q;
 }
 
-static char *dup_str(struct infd_error *e, const char *s)
+char *infd__pte_strdup(struct infd_error *e, const char *s)
 {
-	return dup_bytes(e, s, strlen(s) + 1);
+	return infd__pte_dup(e, s, strlen(s) + 1);
 }
 
-static size_t align_up(size_t v, size_t a)
-{
-	return (v + a - 1) & ~(a - 1);
-}
-
-static bool is_pow2(uint32_t v)
-{
-	return v && !(v & (v - 1));
-}
-
-/* Element count x size of a tensor shape; false (error noted) when invalid. */
-static bool shape_bytes(struct infd_error *e, const char *what, int dtype, uint32_t rank, const int32_t *sizes,
-			uint64_t *nbytes)
+bool infd__pte_shape_bytes(struct infd_error *e, const char *what, int dtype, uint32_t rank, const int32_t *sizes,
+			   uint64_t *nbytes)
 {
 	if (!infd_dtype_valid(dtype)) {
-		note(e, INFD_INVALID_ARGUMENT, "%s: invalid dtype %d", what, dtype);
+		infd__pte_note(e, INFD_INVALID_ARGUMENT, "%s: invalid dtype %d", what, dtype);
 		return false;
 	}
 	if (rank > INFD_MAX_RANK || (rank && !sizes)) {
-		note(e, INFD_INVALID_ARGUMENT, "%s: rank %u invalid (max %d, sizes required)", what, rank,
-		     INFD_MAX_RANK);
+		infd__pte_note(e, INFD_INVALID_ARGUMENT, "%s: rank %u invalid (max %d, sizes required)", what, rank,
+			       INFD_MAX_RANK);
 		return false;
 	}
 	uint64_t numel = 1;
 	for (uint32_t i = 0; i < rank; i++) {
 		if (sizes[i] < 0) {
-			note(e, INFD_INVALID_ARGUMENT, "%s: negative size %d in dim %u", what, sizes[i], i);
+			infd__pte_note(e, INFD_INVALID_ARGUMENT, "%s: negative size %d in dim %u", what, sizes[i], i);
 			return false;
 		}
 		numel *= (uint64_t)sizes[i];
 		if (numel > (UINT64_C(1) << 48)) {
-			note(e, INFD_INVALID_ARGUMENT, "%s: too many elements", what);
+			infd__pte_note(e, INFD_INVALID_ARGUMENT, "%s: too many elements", what);
 			return false;
 		}
 	}
@@ -99,203 +83,19 @@ static bool shape_bytes(struct infd_error *e, const char *what, int dtype, uint3
 	return true;
 }
 
-/* Copy a dim order (NULL = contiguous); false when not a permutation of 0..rank-1. */
-static bool dim_order_ok(struct infd_error *e, const char *what, uint32_t rank, const uint8_t *in, uint8_t *out)
+bool infd__pte_dim_order(struct infd_error *e, const char *what, uint32_t rank, const uint8_t *in, uint8_t *out)
 {
 	uint32_t seen = 0;
 	for (uint32_t i = 0; i < rank; i++) {
 		out[i] = in ? in[i] : (uint8_t)i;
 		if (out[i] >= rank || (seen & (1u << out[i]))) {
-			note(e, INFD_INVALID_ARGUMENT, "%s: dim_order is not a permutation of 0..%u", what, rank - 1);
+			infd__pte_note(e, INFD_INVALID_ARGUMENT, "%s: dim_order is not a permutation of 0..%u", what,
+				       rank - 1);
 			return false;
 		}
 		seen |= 1u << out[i];
 	}
 	return true;
-}
-
-/* ---- Flatbuffer building (pte-format §2): absolute file offsets, forward links ---- */
-
-struct fb {
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-};
-
-/* Zero padding to `align`, then n zero bytes; returns where the n bytes start. */
-static size_t fb_alloc(struct fb *b, size_t n, size_t align)
-{
-	if (b->oom)
-		return 0;
-	size_t at = align_up(b->len, align);
-	if (n > SIZE_MAX / 4 || at + n > SIZE_MAX / 4) {
-		b->oom = true;
-		return 0;
-	}
-	if (at + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < at + n)
-			cap *= 2;
-		uint8_t *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return 0;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memset(b->p + b->len, 0, at + n - b->len);
-	b->len = at + n;
-	return at;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void fb_put(struct fb *b, size_t at, uint64_t v, unsigned n)
-{
-	if (!b->oom)
-		put_le(b->p + at, v, n);
-}
-
-/* Point the uoffset at `field` to `target` (always later in the buffer). */
-static void fb_link(struct fb *b, size_t field, size_t target)
-{
-	fb_put(b, field, target - field, 4);
-}
-
-/* A table under construction: body bytes (soffset first) and slot offsets. */
-struct tb {
-	uint16_t slot[10];
-	uint8_t body[64];
-	unsigned size, nslots, align;
-};
-
-static void tb_init(struct tb *t)
-{
-	memset(t, 0, sizeof *t);
-	t->size = 4;
-	t->align = 4;
-}
-
-/* Add an n-byte scalar (n = 1, 2, 4, 8) aligned to its size within the table. */
-static void tb_put(struct tb *t, unsigned slot, uint64_t v, unsigned n)
-{
-	unsigned at = (unsigned)align_up(t->size, n);
-	put_le(t->body + at, v, n);
-	t->slot[slot] = (uint16_t)at;
-	t->size = at + n;
-	if (n > t->align)
-		t->align = n;
-	if (slot + 1 > t->nslots)
-		t->nslots = slot + 1;
-}
-
-/* Reserve a uoffset field, linked once the child is written. */
-static void tb_ref(struct tb *t, unsigned slot)
-{
-	tb_put(t, slot, 0, 4);
-}
-
-/* Write the vtable and, right after it, the table; returns the table position. */
-static size_t tb_emit(struct fb *b, const struct tb *t)
-{
-	unsigned vt = 4 + 2 * t->nslots, size = (unsigned)align_up(t->size, 4);
-	size_t pad = align_up(b->len + vt, t->align) - vt - b->len;
-	size_t v = fb_alloc(b, pad + vt + size, 1) + pad, at = v + vt;
-	if (b->oom)
-		return 0;
-	put_le(b->p + v, vt, 2);
-	put_le(b->p + v + 2, size, 2);
-	for (unsigned i = 0; i < t->nslots; i++)
-		put_le(b->p + v + 4 + 2 * i, t->slot[i], 2);
-	memcpy(b->p + at, t->body, size);
-	put_le(b->p + at, vt, 4); /* soffset: vtable = table - vt */
-	return at;
-}
-
-/* A table whose slots first..first+n-1 are all uoffsets (to be linked); f[i]
- * receives the position of field first+i. */
-static size_t tb_refs(struct fb *b, unsigned first, unsigned n, size_t *f)
-{
-	struct tb t;
-	tb_init(&t);
-	for (unsigned i = 0; i < n; i++)
-		tb_ref(&t, first + i);
-	size_t at = tb_emit(b, &t);
-	for (unsigned i = 0; i < n; i++)
-		f[i] = at + t.slot[first + i];
-	return at;
-}
-
-/* A vector of n zeroed elements whose data is aligned to `align`; returns the
- * position of its length word. */
-static size_t fb_vec(struct fb *b, size_t n, unsigned esize, size_t align)
-{
-	if (align < 4)
-		align = 4;
-	size_t pad = align_up(b->len + 4, align) - 4 - b->len;
-	size_t at = fb_alloc(b, pad + 4 + n * esize, 1) + pad;
-	fb_put(b, at, n, 4);
-	return at;
-}
-
-/* A vector of numbers read from host memory (esize 1, 4 or 8), written little-endian. */
-static size_t fb_nums(struct fb *b, size_t n, unsigned esize, const void *items)
-{
-	size_t at = fb_vec(b, n, esize, esize);
-	const uint8_t *src = items;
-	for (size_t i = 0; i < n && !b->oom; i++) {
-		uint64_t x8;
-		uint32_t x4;
-		uint64_t x = src[i];
-		if (esize == 8) {
-			memcpy(&x8, src + 8 * i, 8);
-			x = x8;
-		} else if (esize == 4) {
-			memcpy(&x4, src + 4 * i, 4);
-			x = x4;
-		}
-		put_le(b->p + at + 4 + esize * i, x, esize);
-	}
-	return at;
-}
-
-static size_t fb_bytes(struct fb *b, const void *data, size_t n, size_t align)
-{
-	size_t at = fb_vec(b, n, 1, align);
-	if (!b->oom && n)
-		memcpy(b->p + at + 4, data, n);
-	return at;
-}
-
-static size_t fb_str(struct fb *b, const char *s)
-{
-	size_t n = strlen(s), at = fb_alloc(b, 4 + n + 1, 4);
-	fb_put(b, at, n, 4);
-	if (!b->oom)
-		memcpy(b->p + at + 4, s, n);
-	return at;
-}
-
-/* Scalar wrapper tables shared by both schemas: Int (i64), Bool, Double (f64). */
-static size_t emit_scalar(struct fb *b, unsigned esize, uint64_t bits)
-{
-	struct tb t;
-	tb_init(&t);
-	if (bits) /* default-valued scalars are omitted, as the reference writer does */
-		tb_put(&t, 0, bits, esize);
-	return tb_emit(b, &t);
-}
-
-static uint64_t double_bits(double d)
-{
-	uint64_t bits;
-	memcpy(&bits, &d, 8);
-	return bits;
 }
 
 /* ---- The program being built ---- */
@@ -379,6 +179,11 @@ struct infd_pte_writer {
 	uint32_t n_methods, cap_methods;
 };
 
+static bool is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
 void infd__pte_writer_options_default(struct infd_pte_writer_options *opt)
 {
 	memset(opt, 0, sizeof *opt);
@@ -401,11 +206,12 @@ struct infd_pte_writer *infd__pte_writer_create(const struct infd_pte_writer_opt
 	}
 	if (!is_pow2(w->opt.segment_alignment) || !is_pow2(w->opt.tensor_alignment) ||
 	    w->opt.segment_alignment > (1u << 20) || w->opt.tensor_alignment > (1u << 20))
-		note(&w->err, INFD_INVALID_ARGUMENT,
-		     "segment_alignment %u and tensor_alignment %u must be powers of two <= 2^20",
-		     w->opt.segment_alignment, w->opt.tensor_alignment);
+		infd__pte_note(&w->err, INFD_INVALID_ARGUMENT,
+			       "segment_alignment %u and tensor_alignment %u must be powers of two <= 2^20",
+			       w->opt.segment_alignment, w->opt.tensor_alignment);
 	/* index 0 of the constant and mutable tables is the reserved placeholder */
-	if (!PUSH(&w->err, w->consts, w->n_consts, w->cap_consts) || !PUSH(&w->err, w->muts, w->n_muts, w->cap_muts)) {
+	if (!INFD_PTE_PUSH(&w->err, w->consts, w->n_consts, w->cap_consts) ||
+	    !INFD_PTE_PUSH(&w->err, w->muts, w->n_muts, w->cap_muts)) {
 		infd__pte_writer_destroy(w);
 		return NULL;
 	}
@@ -474,11 +280,11 @@ static uint32_t add_blob(struct infd_pte_writer *w, struct blob **arr, uint32_t 
 	if (!w || w->err.status)
 		return 0;
 	if (!data && size) {
-		note(&w->err, INFD_INVALID_ARGUMENT, "%s: NULL data with size %zu", what, size);
+		infd__pte_note(&w->err, INFD_INVALID_ARGUMENT, "%s: NULL data with size %zu", what, size);
 		return 0;
 	}
-	uint8_t *copy = dup_bytes(&w->err, data, size);
-	struct blob *bl = copy ? PUSH(&w->err, *arr, *n, *cap) : NULL;
+	uint8_t *copy = infd__pte_dup(&w->err, data, size);
+	struct blob *bl = copy ? INFD_PTE_PUSH(&w->err, *arr, *n, *cap) : NULL;
 	if (!bl) {
 		free(copy);
 		return 0;
@@ -503,12 +309,13 @@ struct infd_pte_method *infd__pte_method(struct infd_pte_writer *w, const char *
 	if (!w || w->err.status)
 		return NULL;
 	if (!name || !*name) {
-		note(&w->err, INFD_INVALID_ARGUMENT, "method %u: empty name", w->n_methods);
+		infd__pte_note(&w->err, INFD_INVALID_ARGUMENT, "method %u: empty name", w->n_methods);
 		return NULL;
 	}
 	struct infd_pte_method *m = calloc(1, sizeof *m);
-	if (!m || !(m->name = dup_str(&w->err, name)) || !PUSH(&w->err, w->methods, w->n_methods, w->cap_methods)) {
-		note(&w->err, INFD_NO_MEMORY, "out of memory");
+	if (!m || !(m->name = infd__pte_strdup(&w->err, name)) ||
+	    !INFD_PTE_PUSH(&w->err, w->methods, w->n_methods, w->cap_methods)) {
+		infd__pte_note(&w->err, INFD_NO_MEMORY, "out of memory");
 		if (m)
 			method_free(m);
 		return NULL;
@@ -526,7 +333,7 @@ __attribute__((format(printf, 2, 3))) static void bad(struct infd_pte_method *m,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	note(&m->w->err, INFD_INVALID_ARGUMENT, "method '%s': %s", m->name, msg);
+	infd__pte_note(&m->w->err, INFD_INVALID_ARGUMENT, "method '%s': %s", m->name, msg);
 }
 
 static bool usable(const struct infd_pte_method *m)
@@ -542,7 +349,7 @@ static struct pvalue *add_value(struct infd_pte_method *m, uint8_t kind, int32_t
 		bad(m, "too many values");
 		return NULL;
 	}
-	struct pvalue *v = PUSH(&m->w->err, m->values, m->n_values, m->cap_values);
+	struct pvalue *v = INFD_PTE_PUSH(&m->w->err, m->values, m->n_values, m->cap_values);
 	if (v) {
 		v->kind = kind;
 		*index = (int32_t)(m->n_values - 1);
@@ -591,7 +398,7 @@ int32_t infd__pte_string(struct infd_pte_method *m, const char *s)
 		return -1;
 	}
 	int32_t idx = -1;
-	char *copy = usable(m) ? dup_str(&m->w->err, s) : NULL;
+	char *copy = usable(m) ? infd__pte_strdup(&m->w->err, s) : NULL;
 	struct pvalue *p = copy ? add_value(m, INFD_VALUE_STRING, &idx) : NULL;
 	if (!p) {
 		free(copy);
@@ -611,7 +418,7 @@ static int32_t add_list(struct infd_pte_method *m, uint8_t kind, uint32_t n, con
 		return -1;
 	}
 	int32_t idx = -1;
-	void *copy = dup_bytes(&m->w->err, items, (size_t)n * esize);
+	void *copy = infd__pte_dup(&m->w->err, items, (size_t)n * esize);
 	struct pvalue *p = copy ? add_value(m, kind, &idx) : NULL;
 	if (!p) {
 		free(copy);
@@ -629,7 +436,7 @@ int32_t infd__pte_int_list(struct infd_pte_method *m, uint32_t n, const int64_t 
 	int64_t *boxed = malloc(((size_t)n + 1) * sizeof *boxed);
 	int32_t idx = -1;
 	if (!boxed) {
-		note(&m->w->err, INFD_NO_MEMORY, "out of memory");
+		infd__pte_note(&m->w->err, INFD_NO_MEMORY, "out of memory");
 		return -1;
 	}
 	for (uint32_t i = 0; i < n; i++)
@@ -652,7 +459,7 @@ int32_t infd__pte_bool_list(struct infd_pte_method *m, uint32_t n, const bool *i
 		return add_list(m, INFD_VALUE_BOOL_LIST, n, items, 1);
 	uint8_t *bytes = malloc(n ? n : 1);
 	if (!bytes) {
-		note(&m->w->err, INFD_NO_MEMORY, "out of memory");
+		infd__pte_note(&m->w->err, INFD_NO_MEMORY, "out of memory");
 		return -1;
 	}
 	for (uint32_t i = 0; i < n; i++)
@@ -707,7 +514,7 @@ static bool need_arena(struct infd_pte_method *m, uint32_t id)
 		m->arena_decl = d;
 	uint64_t *u = d ? realloc(m->arena_used, id * sizeof *u) : NULL;
 	if (!u) {
-		note(&m->w->err, INFD_NO_MEMORY, "out of memory");
+		infd__pte_note(&m->w->err, INFD_NO_MEMORY, "out of memory");
 		return false;
 	}
 	m->arena_used = u;
@@ -736,8 +543,8 @@ int32_t infd__pte_tensor(struct infd_pte_method *m, const struct infd_pte_tensor
 		bad(m, "value %u: NULL tensor", m->n_values);
 		return -1;
 	}
-	if (!shape_bytes(e, what, t->dtype, t->rank, t->sizes, &nbytes) ||
-	    !dim_order_ok(e, what, t->rank, t->dim_order, pt.dim_order))
+	if (!infd__pte_shape_bytes(e, what, t->dtype, t->rank, t->sizes, &nbytes) ||
+	    !infd__pte_dim_order(e, what, t->rank, t->dim_order, pt.dim_order))
 		return -1;
 	if (t->dynamism < INFD_SHAPE_STATIC || t->dynamism > INFD_SHAPE_DYNAMIC_UNBOUND) {
 		bad(m, "value %u: invalid shape dynamism %d", m->n_values, t->dynamism);
@@ -766,7 +573,7 @@ int32_t infd__pte_tensor(struct infd_pte_method *m, const struct infd_pte_tensor
 		if (*used < t->memory_offset + nbytes)
 			*used = t->memory_offset + nbytes;
 	}
-	if (t->fqn && !(pt.fqn = dup_str(e, t->fqn)))
+	if (t->fqn && !(pt.fqn = infd__pte_strdup(e, t->fqn)))
 		return -1;
 	pt.dtype = (int8_t)t->dtype;
 	pt.rank = (uint8_t)t->rank;
@@ -791,7 +598,7 @@ int32_t infd__pte_planned(struct infd_pte_method *m, int dtype, uint32_t rank, c
 	if (!usable(m) || !need_arena(m, 1))
 		return -1;
 	struct infd_pte_tensor t = {.dtype = dtype, .rank = rank, .sizes = sizes, .memory_id = 1};
-	t.memory_offset = align_up(m->arena_used[0], 16);
+	t.memory_offset = infd__fbb_align_up(m->arena_used[0], 16);
 	return infd__pte_tensor(m, &t);
 }
 
@@ -803,7 +610,7 @@ int32_t infd__pte_const_tensor(struct infd_pte_method *m, int dtype, uint32_t ra
 	char what[160];
 	uint64_t nbytes;
 	snprintf(what, sizeof what, "method '%.100s': value %u", m->name, m->n_values);
-	if (!shape_bytes(&m->w->err, what, dtype, rank, sizes, &nbytes))
+	if (!infd__pte_shape_bytes(&m->w->err, what, dtype, rank, sizes, &nbytes))
 		return -1;
 	struct infd_pte_tensor t = {.dtype = dtype, .rank = rank, .sizes = sizes};
 	t.constant = infd__pte_constant(m->w, data, (size_t)nbytes);
@@ -816,7 +623,7 @@ static void set_io(struct infd_pte_method *m, int32_t **list, uint32_t *count, u
 		bad(m, "%u inputs/outputs without indices", n);
 		return;
 	}
-	int32_t *copy = dup_bytes(&m->w->err, values, (size_t)n * sizeof *values);
+	int32_t *copy = infd__pte_dup(&m->w->err, values, (size_t)n * sizeof *values);
 	if (!copy)
 		return;
 	free(*list);
@@ -850,8 +657,8 @@ int32_t infd__pte_operator(struct infd_pte_method *m, const char *name, const ch
 	for (uint32_t i = 0; i < m->n_ops; i++)
 		if (!strcmp(m->ops[i].name, name) && !strcmp(m->ops[i].overload, overload))
 			return (int32_t)i;
-	char *n = dup_str(&m->w->err, name), *o = n ? dup_str(&m->w->err, overload) : NULL;
-	struct pop *op = o ? PUSH(&m->w->err, m->ops, m->n_ops, m->cap_ops) : NULL;
+	char *n = infd__pte_strdup(&m->w->err, name), *o = n ? infd__pte_strdup(&m->w->err, overload) : NULL;
+	struct pop *op = o ? INFD_PTE_PUSH(&m->w->err, m->ops, m->n_ops, m->cap_ops) : NULL;
 	if (!op) {
 		free(n);
 		free(o);
@@ -886,24 +693,24 @@ int32_t infd__pte_delegate(struct infd_pte_method *m, const char *id, const void
 		if (w->err.status)
 			return -1;
 	}
-	struct pdelegate *d = PUSH(&w->err, m->dels, m->n_dels, m->cap_dels);
+	struct pdelegate *d = INFD_PTE_PUSH(&w->err, m->dels, m->n_dels, m->cap_dels);
 	if (!d)
 		return -1;
 	d->blob = blob;
 	d->specs = calloc(n_specs ? n_specs : 1, sizeof *d->specs);
-	if (!(d->id = dup_str(&w->err, id)) || !d->specs)
+	if (!(d->id = infd__pte_strdup(&w->err, id)) || !d->specs)
 		goto out_oom;
 	for (uint32_t i = 0; i < n_specs; i++) {
 		struct pspec *sp = &d->specs[d->n_specs++];
-		sp->key = dup_str(&w->err, specs[i].key);
-		sp->value = dup_bytes(&w->err, specs[i].value, specs[i].size);
+		sp->key = infd__pte_strdup(&w->err, specs[i].key);
+		sp->value = infd__pte_dup(&w->err, specs[i].value, specs[i].size);
 		sp->size = specs[i].size;
 		if (!sp->key || !sp->value)
 			goto out_oom;
 	}
 	return (int32_t)(m->n_dels - 1);
 out_oom:
-	note(&w->err, INFD_NO_MEMORY, "out of memory");
+	infd__pte_note(&w->err, INFD_NO_MEMORY, "out of memory");
 	return -1;
 }
 
@@ -918,9 +725,9 @@ static int32_t add_instr(struct infd_pte_method *m, uint8_t kind, int32_t a, int
 	}
 	int32_t *copy = NULL;
 	if ((kind == INFD_INSTR_KERNEL || kind == INFD_INSTR_DELEGATE) &&
-	    !(copy = dup_bytes(&m->w->err, args, (size_t)n_args * sizeof *args)))
+	    !(copy = infd__pte_dup(&m->w->err, args, (size_t)n_args * sizeof *args)))
 		return -1;
-	struct pinstr *in = PUSH(&m->w->err, m->instrs, m->n_instrs, m->cap_instrs);
+	struct pinstr *in = INFD_PTE_PUSH(&m->w->err, m->instrs, m->n_instrs, m->cap_instrs);
 	if (!in) {
 		free(copy);
 		return -1;
@@ -1039,7 +846,7 @@ static bool layout_plan(const struct infd_pte_writer *w, struct layout *L)
 	uint32_t max_segs = 2 + w->n_dblobs;
 	L->legacy = w->opt.legacy_inline_constants;
 	L->falign = w->opt.tensor_alignment > 16 ? w->opt.tensor_alignment : 16;
-	L->header = (uint32_t)align_up(32, L->falign);
+	L->header = (uint32_t)infd__fbb_align_up(32, L->falign);
 	L->seg_off = calloc(max_segs, sizeof *L->seg_off);
 	L->seg_size = calloc(max_segs, sizeof *L->seg_size);
 	L->const_off = calloc(w->n_consts, sizeof *L->const_off);
@@ -1052,7 +859,7 @@ static bool layout_plan(const struct infd_pte_writer *w, struct layout *L)
 	if (!L->legacy) {
 		uint64_t pos = 0;
 		for (uint32_t k = 1; k < w->n_consts; k++) {
-			pos = align_up(pos, w->opt.tensor_alignment); /* pads all but the last */
+			pos = infd__fbb_align_up(pos, w->opt.tensor_alignment); /* pads all but the last */
 			L->const_off[k] = pos;
 			pos += w->consts[k].size;
 		}
@@ -1079,7 +886,7 @@ static bool layout_plan(const struct infd_pte_writer *w, struct layout *L)
 	}
 	uint64_t end = 0;
 	for (uint32_t i = 0; i < L->n_segs; i++) {
-		L->seg_off[i] = align_up(end, w->opt.segment_alignment);
+		L->seg_off[i] = infd__fbb_align_up(end, w->opt.segment_alignment);
 		end = L->seg_off[i] + L->seg_size[i];
 	}
 	L->data_size = end;
@@ -1088,108 +895,101 @@ static bool layout_plan(const struct infd_pte_writer *w, struct layout *L)
 
 /* ---- Emitting the Program flatbuffer (pte-format §4) ---- */
 
-static size_t emit_tensor(struct fb *b, const struct ptensor *t)
+static size_t emit_tensor(struct infd_fbb *b, const struct ptensor *t)
 {
-	struct tb tb;
-	tb_init(&tb);
-	tb_ref(&tb, 2);
-	tb_ref(&tb, 3);
+	struct infd_fbb_table tb;
+	infd__fbb_table_init(&tb);
+	infd__fbb_table_ref(&tb, 2);
+	infd__fbb_table_ref(&tb, 3);
 	if (t->data_buffer_idx)
-		tb_put(&tb, 5, t->data_buffer_idx, 4);
+		infd__fbb_table_put(&tb, 5, t->data_buffer_idx, 4);
 	if (t->memory_id)
-		tb_ref(&tb, 6);
+		infd__fbb_table_ref(&tb, 6);
 	if (t->fqn)
-		tb_ref(&tb, 9);
+		infd__fbb_table_ref(&tb, 9);
 	if (t->dtype)
-		tb_put(&tb, 0, (uint8_t)t->dtype, 1);
+		infd__fbb_table_put(&tb, 0, (uint8_t)t->dtype, 1);
 	if (t->dynamism)
-		tb_put(&tb, 8, t->dynamism, 1);
-	size_t at = tb_emit(b, &tb);
-	fb_link(b, at + tb.slot[2], fb_nums(b, t->rank, 4, t->sizes));
-	fb_link(b, at + tb.slot[3], fb_nums(b, t->rank, 1, t->dim_order));
+		infd__fbb_table_put(&tb, 8, t->dynamism, 1);
+	size_t at = infd__fbb_table_emit(b, &tb);
+	infd__fbb_link(b, at + tb.slot[2], infd__fbb_nums(b, t->rank, 4, t->sizes));
+	infd__fbb_link(b, at + tb.slot[3], infd__fbb_nums(b, t->rank, 1, t->dim_order));
 	if (t->memory_id) {
-		struct tb a;
-		tb_init(&a);
-		tb_put(&a, 0, t->memory_id, 4);
+		struct infd_fbb_table a;
+		infd__fbb_table_init(&a);
+		infd__fbb_table_put(&a, 0, t->memory_id, 4);
 		if ((uint32_t)t->offset)
-			tb_put(&a, 1, (uint32_t)t->offset, 4);
+			infd__fbb_table_put(&a, 1, (uint32_t)t->offset, 4);
 		if (t->offset >> 32)
-			tb_put(&a, 2, t->offset >> 32, 4);
-		fb_link(b, at + tb.slot[6], tb_emit(b, &a));
+			infd__fbb_table_put(&a, 2, t->offset >> 32, 4);
+		infd__fbb_link(b, at + tb.slot[6], infd__fbb_table_emit(b, &a));
 	}
 	if (t->fqn) {
-		size_t f, x = tb_refs(b, 1, 1, &f);
-		fb_link(b, at + tb.slot[9], x);
-		fb_link(b, f, fb_str(b, t->fqn));
+		size_t f, x = infd__fbb_refs(b, 1, 1, &f);
+		infd__fbb_link(b, at + tb.slot[9], x);
+		infd__fbb_link(b, f, infd__fbb_str(b, t->fqn));
 	}
 	return at;
 }
 
-static size_t emit_evalue(struct fb *b, const struct pvalue *v)
+static size_t emit_evalue(struct infd_fbb *b, const struct pvalue *v)
 {
 	static const uint8_t list_esize[] = {[INFD_VALUE_INT_LIST] = 8,
 					     [INFD_VALUE_DOUBLE_LIST] = 8,
 					     [INFD_VALUE_BOOL_LIST] = 1,
 					     [INFD_VALUE_TENSOR_LIST] = 4,
 					     [INFD_VALUE_OPT_TENSOR_LIST] = 4};
-	struct tb t;
-	size_t at, f, val;
-	tb_init(&t);
-	tb_ref(&t, 1);
-	tb_put(&t, 0, v->kind, 1);
-	at = tb_emit(b, &t);
+	size_t field, f, val;
+	size_t at = infd__fbb_union(b, v->kind, &field);
 	switch (v->kind) {
 	case INFD_VALUE_INT:
-		val = emit_scalar(b, 8, (uint64_t)v->u.i);
+		val = infd__fbb_scalar(b, 8, (uint64_t)v->u.i);
 		break;
 	case INFD_VALUE_BOOL:
-		val = emit_scalar(b, 1, v->u.b);
+		val = infd__fbb_scalar(b, 1, v->u.b);
 		break;
 	case INFD_VALUE_DOUBLE:
-		val = emit_scalar(b, 8, double_bits(v->u.d));
+		val = infd__fbb_scalar(b, 8, infd__fbb_double_bits(v->u.d));
 		break;
 	case INFD_VALUE_TENSOR:
 		val = emit_tensor(b, &v->u.t);
 		break;
 	case INFD_VALUE_STRING:
-		val = tb_refs(b, 0, 1, &f);
-		fb_link(b, f, fb_str(b, v->u.s));
+		val = infd__fbb_refs(b, 0, 1, &f);
+		infd__fbb_link(b, f, infd__fbb_str(b, v->u.s));
 		break;
 	case INFD_VALUE_INT_LIST:
 	case INFD_VALUE_DOUBLE_LIST:
 	case INFD_VALUE_BOOL_LIST:
 	case INFD_VALUE_TENSOR_LIST:
 	case INFD_VALUE_OPT_TENSOR_LIST:
-		val = tb_refs(b, 0, 1, &f);
-		fb_link(b, f, fb_nums(b, v->u.list.n, list_esize[v->kind], v->u.list.items));
+		val = infd__fbb_refs(b, 0, 1, &f);
+		infd__fbb_link(b, f, infd__fbb_nums(b, v->u.list.n, list_esize[v->kind], v->u.list.items));
 		break;
 	default: /* Null: an empty table */
-		val = emit_scalar(b, 1, 0);
+		val = infd__fbb_scalar(b, 1, 0);
 		break;
 	}
-	fb_link(b, at + t.slot[1], val);
+	infd__fbb_link(b, field, val);
 	return at;
 }
 
-static size_t emit_instr(struct fb *b, const struct pinstr *in)
+static size_t emit_instr(struct infd_fbb *b, const struct pinstr *in)
 {
-	struct tb t, a;
-	tb_init(&t);
-	tb_ref(&t, 1);
-	tb_put(&t, 0, in->kind, 1);
-	size_t at = tb_emit(b, &t);
-	tb_init(&a);
+	struct infd_fbb_table a;
+	size_t field, at = infd__fbb_union(b, in->kind, &field);
+	infd__fbb_table_init(&a);
 	bool has_args = in->kind == INFD_INSTR_KERNEL || in->kind == INFD_INSTR_DELEGATE;
 	if (in->a)
-		tb_put(&a, 0, (uint32_t)in->a, 4);
+		infd__fbb_table_put(&a, 0, (uint32_t)in->a, 4);
 	if (has_args)
-		tb_ref(&a, 1);
+		infd__fbb_table_ref(&a, 1);
 	else if (in->b)
-		tb_put(&a, 1, (uint32_t)in->b, 4);
-	size_t args = tb_emit(b, &a);
-	fb_link(b, at + t.slot[1], args);
+		infd__fbb_table_put(&a, 1, (uint32_t)in->b, 4);
+	size_t args = infd__fbb_table_emit(b, &a);
+	infd__fbb_link(b, field, args);
 	if (has_args)
-		fb_link(b, args + a.slot[1], fb_nums(b, in->n_args, 4, in->args));
+		infd__fbb_link(b, args + a.slot[1], infd__fbb_nums(b, in->n_args, 4, in->args));
 	return at;
 }
 
@@ -1216,104 +1016,104 @@ static char *pytree(uint32_t n, bool inputs)
 	return s;
 }
 
-static size_t emit_delegate(struct fb *b, const struct pdelegate *d, const struct layout *L)
+static size_t emit_delegate(struct infd_fbb *b, const struct pdelegate *d, const struct layout *L)
 {
 	size_t f[3], sf[2], v;
-	size_t at = tb_refs(b, 0, 3, f);
-	fb_link(b, f[0], fb_str(b, d->id));
-	struct tb r;
-	tb_init(&r);
+	size_t at = infd__fbb_refs(b, 0, 3, f);
+	infd__fbb_link(b, f[0], infd__fbb_str(b, d->id));
+	struct infd_fbb_table r;
+	infd__fbb_table_init(&r);
 	bool seg = L->blob_seg[d->blob] != UINT32_MAX;
 	uint32_t index = seg ? L->blob_seg[d->blob] : L->blob_inline[d->blob];
 	if (seg)
-		tb_put(&r, 0, 1, 1); /* DataLocation SEGMENT */
+		infd__fbb_table_put(&r, 0, 1, 1); /* DataLocation SEGMENT */
 	if (index)
-		tb_put(&r, 1, index, 4);
-	fb_link(b, f[1], tb_emit(b, &r));
-	fb_link(b, f[2], v = fb_vec(b, d->n_specs, 4, 4));
+		infd__fbb_table_put(&r, 1, index, 4);
+	infd__fbb_link(b, f[1], infd__fbb_table_emit(b, &r));
+	infd__fbb_link(b, f[2], v = infd__fbb_vec(b, d->n_specs, 4, 4));
 	for (uint32_t i = 0; i < d->n_specs; i++) {
-		fb_link(b, v + 4 + 4 * i, tb_refs(b, 0, 2, sf));
-		fb_link(b, sf[0], fb_str(b, d->specs[i].key));
-		fb_link(b, sf[1], fb_bytes(b, d->specs[i].value, d->specs[i].size, 1));
+		infd__fbb_link_elem(b, v, i, infd__fbb_refs(b, 0, 2, sf));
+		infd__fbb_link(b, sf[0], infd__fbb_str(b, d->specs[i].key));
+		infd__fbb_link(b, sf[1], infd__fbb_bytes(b, d->specs[i].value, d->specs[i].size, 1));
 	}
 	return at;
 }
 
-static size_t emit_plan(struct fb *b, const struct infd_pte_method *m, const struct layout *L)
+static size_t emit_plan(struct infd_fbb *b, const struct infd_pte_method *m, const struct layout *L)
 {
 	size_t f[9], g[3], v;
-	size_t at = tb_refs(b, 0, 9, f);
-	fb_link(b, f[0], fb_str(b, m->name));
+	size_t at = infd__fbb_refs(b, 0, 9, f);
+	infd__fbb_link(b, f[0], infd__fbb_str(b, m->name));
 
 	char *in = pytree(m->n_inputs, true), *out = pytree(m->n_outputs, false);
-	fb_link(b, f[1], tb_refs(b, 0, 2, g));
+	infd__fbb_link(b, f[1], infd__fbb_refs(b, 0, 2, g));
 	if (in && out) {
-		fb_link(b, g[0], fb_str(b, in));
-		fb_link(b, g[1], fb_str(b, out));
+		infd__fbb_link(b, g[0], infd__fbb_str(b, in));
+		infd__fbb_link(b, g[1], infd__fbb_str(b, out));
 	} else {
 		b->oom = true;
 	}
 	free(in);
 	free(out);
 
-	fb_link(b, f[2], v = fb_vec(b, m->n_values, 4, 4));
+	infd__fbb_link(b, f[2], v = infd__fbb_vec(b, m->n_values, 4, 4));
 	for (uint32_t i = 0; i < m->n_values; i++)
-		fb_link(b, v + 4 + 4 * i, emit_evalue(b, &m->values[i]));
-	fb_link(b, f[3], fb_nums(b, m->n_inputs, 4, m->inputs));
-	fb_link(b, f[4], fb_nums(b, m->n_outputs, 4, m->outputs));
+		infd__fbb_link_elem(b, v, i, emit_evalue(b, &m->values[i]));
+	infd__fbb_link(b, f[3], infd__fbb_nums(b, m->n_inputs, 4, m->inputs));
+	infd__fbb_link(b, f[4], infd__fbb_nums(b, m->n_outputs, 4, m->outputs));
 
 	/* exactly one chain: inputs [], outputs [], the instructions */
-	fb_link(b, f[5], v = fb_vec(b, 1, 4, 4));
-	fb_link(b, v + 4, tb_refs(b, 0, 3, g));
-	fb_link(b, g[0], fb_vec(b, 0, 4, 4));
-	fb_link(b, g[1], fb_vec(b, 0, 4, 4));
-	fb_link(b, g[2], v = fb_vec(b, m->n_instrs, 4, 4));
+	infd__fbb_link(b, f[5], v = infd__fbb_vec(b, 1, 4, 4));
+	infd__fbb_link_elem(b, v, 0, infd__fbb_refs(b, 0, 3, g));
+	infd__fbb_link(b, g[0], infd__fbb_vec(b, 0, 4, 4));
+	infd__fbb_link(b, g[1], infd__fbb_vec(b, 0, 4, 4));
+	infd__fbb_link(b, g[2], v = infd__fbb_vec(b, m->n_instrs, 4, 4));
 	for (uint32_t i = 0; i < m->n_instrs; i++)
-		fb_link(b, v + 4 + 4 * i, emit_instr(b, &m->instrs[i]));
+		infd__fbb_link_elem(b, v, i, emit_instr(b, &m->instrs[i]));
 
-	fb_link(b, f[6], v = fb_vec(b, m->n_ops, 4, 4));
+	infd__fbb_link(b, f[6], v = infd__fbb_vec(b, m->n_ops, 4, 4));
 	for (uint32_t i = 0; i < m->n_ops; i++) {
-		fb_link(b, v + 4 + 4 * i, tb_refs(b, 0, 2, g));
-		fb_link(b, g[0], fb_str(b, m->ops[i].name));
-		fb_link(b, g[1], fb_str(b, m->ops[i].overload));
+		infd__fbb_link_elem(b, v, i, infd__fbb_refs(b, 0, 2, g));
+		infd__fbb_link(b, g[0], infd__fbb_str(b, m->ops[i].name));
+		infd__fbb_link(b, g[1], infd__fbb_str(b, m->ops[i].overload));
 	}
-	fb_link(b, f[7], v = fb_vec(b, m->n_dels, 4, 4));
+	infd__fbb_link(b, f[7], v = infd__fbb_vec(b, m->n_dels, 4, 4));
 	for (uint32_t i = 0; i < m->n_dels; i++)
-		fb_link(b, v + 4 + 4 * i, emit_delegate(b, &m->dels[i], L));
+		infd__fbb_link_elem(b, v, i, emit_delegate(b, &m->dels[i], L));
 
 	/* non_const_buffer_sizes: [0 (reserved), arena 1, ...] */
-	fb_link(b, f[8], v = fb_vec(b, m->n_arenas + 1, 8, 8));
+	infd__fbb_link(b, f[8], v = infd__fbb_vec(b, m->n_arenas + 1, 8, 8));
 	for (uint32_t i = 0; i < m->n_arenas; i++) {
 		uint64_t size = m->arena_decl[i] > m->arena_used[i] ? m->arena_decl[i] : m->arena_used[i];
-		fb_put(b, v + 4 + 8 * (i + 1), size, 8);
+		infd__fbb_put(b, v + 4 + 8 * (i + 1), size, 8);
 	}
 	return at;
 }
 
-static size_t emit_subsegment(struct fb *b, uint32_t segment, uint32_t n, const uint64_t *offsets)
+static size_t emit_subsegment(struct infd_fbb *b, uint32_t segment, uint32_t n, const uint64_t *offsets)
 {
-	struct tb t;
-	tb_init(&t);
-	tb_ref(&t, 1);
+	struct infd_fbb_table t;
+	infd__fbb_table_init(&t);
+	infd__fbb_table_ref(&t, 1);
 	if (segment)
-		tb_put(&t, 0, segment, 4);
-	size_t at = tb_emit(b, &t);
-	fb_link(b, at + t.slot[1], fb_nums(b, n, 8, offsets));
+		infd__fbb_table_put(&t, 0, segment, 4);
+	size_t at = infd__fbb_table_emit(b, &t);
+	infd__fbb_link(b, at + t.slot[1], infd__fbb_nums(b, n, 8, offsets));
 	return at;
 }
 
 /* A vector of single-field tables holding byte vectors (Buffer, BackendDelegateInlineData). */
-static size_t emit_byte_tables(struct fb *b, uint32_t n, const struct blob *const *blobs, size_t align)
+static size_t emit_byte_tables(struct infd_fbb *b, uint32_t n, const struct blob *const *blobs, size_t align)
 {
-	size_t v = fb_vec(b, n, 4, 4), f;
+	size_t v = infd__fbb_vec(b, n, 4, 4), f;
 	for (uint32_t i = 0; i < n; i++) {
-		fb_link(b, v + 4 + 4 * i, tb_refs(b, 0, 1, &f));
-		fb_link(b, f, fb_bytes(b, blobs[i]->data, blobs[i]->size, align));
+		infd__fbb_link_elem(b, v, i, infd__fbb_refs(b, 0, 1, &f));
+		infd__fbb_link(b, f, infd__fbb_bytes(b, blobs[i]->data, blobs[i]->size, align));
 	}
 	return v;
 }
 
-static void emit_program(struct fb *b, const struct infd_pte_writer *w, const struct layout *L)
+static void emit_program(struct infd_fbb *b, const struct infd_pte_writer *w, const struct layout *L)
 {
 	size_t f[6], v; /* slots 1..6: execution_plan .. mutable_data_segments */
 	const struct blob **list = calloc(w->n_consts + w->n_dblobs + 1, sizeof *list);
@@ -1321,44 +1121,43 @@ static void emit_program(struct fb *b, const struct infd_pte_writer *w, const st
 		b->oom = true;
 		return;
 	}
-	fb_put(b, 0, tb_refs(b, 1, L->mut_seg >= 0 ? 6 : 5, f), 4); /* root offset */
+	infd__fbb_set_root(b, infd__fbb_refs(b, 1, L->mut_seg >= 0 ? 6 : 5, f));
 
-	fb_link(b, f[0], v = fb_vec(b, w->n_methods, 4, 4));
+	infd__fbb_link(b, f[0], v = infd__fbb_vec(b, w->n_methods, 4, 4));
 	for (uint32_t i = 0; i < w->n_methods; i++)
-		fb_link(b, v + 4 + 4 * i, emit_plan(b, w->methods[i], L));
+		infd__fbb_link_elem(b, v, i, emit_plan(b, w->methods[i], L));
 
 	uint32_t n = L->legacy && w->n_consts > 1 ? w->n_consts : 0;
 	for (uint32_t k = 0; k < n; k++)
 		list[k] = &w->consts[k];
-	fb_link(b, f[1], emit_byte_tables(b, n, list, L->falign));
+	infd__fbb_link(b, f[1], emit_byte_tables(b, n, list, L->falign));
 	for (uint32_t i = 0; i < w->n_dblobs; i++)
 		if (L->blob_seg[i] == UINT32_MAX)
 			list[L->blob_inline[i]] = &w->dblobs[i];
-	fb_link(b, f[2], emit_byte_tables(b, L->n_inline, list, L->falign));
+	infd__fbb_link(b, f[2], emit_byte_tables(b, L->n_inline, list, L->falign));
 	free(list);
 
-	fb_link(b, f[3], v = fb_vec(b, L->n_segs, 4, 4));
+	infd__fbb_link(b, f[3], v = infd__fbb_vec(b, L->n_segs, 4, 4));
 	for (uint32_t i = 0; i < L->n_segs; i++) {
-		struct tb s;
-		tb_init(&s);
+		struct infd_fbb_table s;
+		infd__fbb_table_init(&s);
 		if (L->seg_off[i])
-			tb_put(&s, 0, L->seg_off[i], 8);
+			infd__fbb_table_put(&s, 0, L->seg_off[i], 8);
 		if (L->seg_size[i])
-			tb_put(&s, 1, L->seg_size[i], 8);
-		fb_link(b, v + 4 + 4 * i, tb_emit(b, &s));
+			infd__fbb_table_put(&s, 1, L->seg_size[i], 8);
+		infd__fbb_link_elem(b, v, i, infd__fbb_table_emit(b, &s));
 	}
-	fb_link(b, f[4], emit_subsegment(b, 0, L->legacy ? 0 : w->n_consts, L->const_off));
+	infd__fbb_link(b, f[4], emit_subsegment(b, 0, L->legacy ? 0 : w->n_consts, L->const_off));
 	if (L->mut_seg >= 0) {
-		fb_link(b, f[5], v = fb_vec(b, 1, 4, 4));
-		fb_link(b, v + 4, emit_subsegment(b, (uint32_t)L->mut_seg, w->n_muts, L->mut_off));
+		infd__fbb_link(b, f[5], v = infd__fbb_vec(b, 1, 4, 4));
+		infd__fbb_link_elem(b, v, 0, emit_subsegment(b, (uint32_t)L->mut_seg, w->n_muts, L->mut_off));
 	}
 }
 
 /* Segment bytes after the flatbuffer (pte-format §3.2, §3.7 step 6). */
-static void emit_segments(struct fb *b, const struct infd_pte_writer *w, const struct layout *L, uint64_t base)
+static void emit_segments(struct infd_fbb *b, const struct infd_pte_writer *w, const struct layout *L, uint64_t base)
 {
-	size_t at = fb_alloc(b, base + L->data_size - b->len, 1);
-	(void)at;
+	infd__fbb_alloc(b, base + L->data_size - b->len, 1);
 	if (b->oom)
 		return;
 	for (uint32_t k = 1; L->const_seg >= 0 && k < w->n_consts; k++)
@@ -1373,23 +1172,9 @@ static void emit_segments(struct fb *b, const struct infd_pte_writer *w, const s
 			memcpy(b->p + base + L->seg_off[L->blob_seg[i]], w->dblobs[i].data, w->dblobs[i].size);
 }
 
-/* Hand the buffer out, or report why not. */
-static infd_status deliver(struct fb *b, struct infd_error *e, uint8_t **out, size_t *size, struct infd_error *err)
-{
-	if (b->oom && e->status == INFD_OK)
-		note(e, INFD_NO_MEMORY, "out of memory while serializing");
-	if (e->status != INFD_OK) {
-		free(b->p);
-		return infd__fail(err, e->status, "%s", e->msg);
-	}
-	*out = b->p;
-	*size = b->len;
-	return INFD_OK;
-}
-
 infd_status infd__pte_writer_finish(struct infd_pte_writer *w, uint8_t **out, size_t *size, struct infd_error *err)
 {
-	struct fb b = {0};
+	struct infd_fbb b = {0};
 	struct layout L = {0};
 	if (!w)
 		return infd__fail(err, INFD_INVALID_ARGUMENT, "NULL program writer");
@@ -1397,7 +1182,7 @@ infd_status infd__pte_writer_finish(struct infd_pte_writer *w, uint8_t **out, si
 	if (e.status != INFD_OK)
 		goto out;
 	if (w->n_methods == 0) {
-		note(&e, INFD_INVALID_ARGUMENT, "program has no methods");
+		infd__pte_note(&e, INFD_INVALID_ARGUMENT, "program has no methods");
 		goto out;
 	}
 	for (uint32_t i = 0; i < w->n_methods; i++)
@@ -1410,28 +1195,26 @@ infd_status infd__pte_writer_finish(struct infd_pte_writer *w, uint8_t **out, si
 		goto out;
 	}
 	bool segmented = L.data_size > 0; /* any segment data => Layout B */
-	fb_alloc(&b, segmented ? 8 + L.header : 8, 1);
-	if (!b.oom)
-		memcpy(b.p + 4, "ET12", 4);
+	infd__fbb_start(&b, "ET12", segmented ? L.header : 0);
 	emit_program(&b, w, &L);
 	if (b.oom)
 		goto out;
-	if (b.len > FB_MAX_SIZE) {
-		note(&e, INFD_INVALID_ARGUMENT, "program flatbuffer of %zu bytes exceeds 2 GiB", b.len);
+	if (b.len > INFD_FBB_MAX_SIZE) {
+		infd__pte_note(&e, INFD_INVALID_ARGUMENT, "program flatbuffer of %zu bytes exceeds 2 GiB", b.len);
 		goto out;
 	}
 	if (segmented) {
-		uint64_t program_size = b.len, base = align_up(b.len, w->opt.segment_alignment);
+		uint64_t program_size = b.len, base = infd__fbb_align_up(b.len, w->opt.segment_alignment);
 		memcpy(b.p + 8, "eh00", 4);
-		put_le(b.p + 12, 32, 4);
-		put_le(b.p + 16, program_size, 8);
-		put_le(b.p + 24, base, 8);
-		put_le(b.p + 32, L.data_size, 8);
+		infd__fbb_put_le(b.p + 12, 32, 4);
+		infd__fbb_put_le(b.p + 16, program_size, 8);
+		infd__fbb_put_le(b.p + 24, base, 8);
+		infd__fbb_put_le(b.p + 32, L.data_size, 8);
 		emit_segments(&b, w, &L, base);
 	}
 out:
 	layout_free(&L);
-	return deliver(&b, &e, out, size, err);
+	return infd__fbb_finish(&b, &e, out, size, err);
 }
 
 infd_status infd__pte_writer_save(struct infd_pte_writer *w, const char *path, struct infd_error *err)
@@ -1453,236 +1236,4 @@ infd_status infd__pte_writer_save(struct infd_pte_writer *w, const char *path, s
 out_free:
 	free(data);
 	return st;
-}
-
-/* ---- Bundled programs (pte-format §7) ---- */
-
-struct bvalue {
-	int kind;
-	int8_t dtype;
-	uint8_t rank;
-	int32_t sizes[INFD_MAX_RANK];
-	uint8_t dim_order[INFD_MAX_RANK];
-	uint8_t *data;
-	size_t nbytes;
-	int64_t i;
-	bool b;
-	double d;
-};
-
-struct bcase {
-	char *method;
-	uint32_t n_in, n_out;
-	struct bvalue *in, *out;
-};
-
-struct infd_bpte_writer {
-	uint8_t *pte;
-	size_t size;
-	struct bcase *cases;
-	uint32_t n_cases, cap_cases;
-	struct infd_error err;
-};
-
-struct infd_bpte_writer *infd__bpte_writer_create(const uint8_t *pte, size_t size)
-{
-	struct infd_bpte_writer *w = calloc(1, sizeof *w);
-	if (!w)
-		return NULL;
-	if (!pte && size)
-		note(&w->err, INFD_INVALID_ARGUMENT, "NULL program with size %zu", size);
-	else if (!(w->pte = dup_bytes(&w->err, pte, size))) {
-		free(w);
-		return NULL;
-	}
-	w->size = size;
-	return w;
-}
-
-static void free_bvalues(struct bvalue *v, uint32_t n)
-{
-	for (uint32_t i = 0; v && i < n; i++)
-		free(v[i].data);
-	free(v);
-}
-
-void infd__bpte_writer_destroy(struct infd_bpte_writer *w)
-{
-	if (!w)
-		return;
-	for (uint32_t i = 0; i < w->n_cases; i++) {
-		free(w->cases[i].method);
-		free_bvalues(w->cases[i].in, w->cases[i].n_in);
-		free_bvalues(w->cases[i].out, w->cases[i].n_out);
-	}
-	free(w->cases);
-	free(w->pte);
-	free(w);
-}
-
-static struct bvalue *copy_bvalues(struct infd_error *e, const char *what, uint32_t n,
-				   const struct infd_bpte_value *src)
-{
-	struct bvalue *v = calloc(n ? n : 1, sizeof *v);
-	if (!v) {
-		note(e, INFD_NO_MEMORY, "out of memory");
-		return NULL;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		const struct infd_bpte_value *s = &src[i];
-		uint64_t nbytes = 0;
-		char where[160];
-		snprintf(where, sizeof where, "%s %u", what, i);
-		v[i] = (struct bvalue){.kind = s->kind, .i = s->i, .b = s->b, .d = s->d};
-		if (s->kind < INFD_BPTE_TENSOR || s->kind > INFD_BPTE_DOUBLE) {
-			note(e, INFD_INVALID_ARGUMENT, "%s: invalid kind %d", where, s->kind);
-			goto out_fail;
-		}
-		if (s->kind != INFD_BPTE_TENSOR)
-			continue;
-		if (!shape_bytes(e, where, s->dtype, s->rank, s->sizes, &nbytes) ||
-		    !dim_order_ok(e, where, s->rank, s->dim_order, v[i].dim_order))
-			goto out_fail;
-		if (nbytes != s->nbytes || (!s->data && nbytes)) {
-			note(e, INFD_INVALID_ARGUMENT, "%s: %zu data bytes for a tensor of %llu bytes", where,
-			     s->nbytes, (unsigned long long)nbytes);
-			goto out_fail;
-		}
-		v[i].dtype = (int8_t)s->dtype;
-		v[i].rank = (uint8_t)s->rank;
-		if (s->rank)
-			memcpy(v[i].sizes, s->sizes, s->rank * sizeof *s->sizes);
-		v[i].nbytes = s->nbytes;
-		if (!(v[i].data = dup_bytes(e, s->data, s->nbytes)))
-			goto out_fail;
-	}
-	return v;
-out_fail:
-	free_bvalues(v, n);
-	return NULL;
-}
-
-void infd__bpte_test_case(struct infd_bpte_writer *w, const char *method, uint32_t n_inputs,
-			  const struct infd_bpte_value *inputs, uint32_t n_outputs,
-			  const struct infd_bpte_value *expected)
-{
-	if (!w || w->err.status)
-		return;
-	if (!method || (n_inputs && !inputs) || (n_outputs && !expected)) {
-		note(&w->err, INFD_INVALID_ARGUMENT, "test case %u: method name and values required", w->n_cases);
-		return;
-	}
-	char what[160];
-	snprintf(what, sizeof what, "test case %u of '%.100s': input", w->n_cases, method);
-	struct bvalue *in = copy_bvalues(&w->err, what, n_inputs, inputs);
-	snprintf(what, sizeof what, "test case %u of '%.100s': expected output", w->n_cases, method);
-	struct bvalue *out = in ? copy_bvalues(&w->err, what, n_outputs, expected) : NULL;
-	char *name = out ? dup_str(&w->err, method) : NULL;
-	struct bcase *c = name ? PUSH(&w->err, w->cases, w->n_cases, w->cap_cases) : NULL;
-	if (!c) {
-		free_bvalues(in, n_inputs);
-		free_bvalues(out, n_outputs);
-		free(name);
-		return;
-	}
-	*c = (struct bcase){.method = name, .n_in = n_inputs, .n_out = n_outputs, .in = in, .out = out};
-}
-
-static size_t emit_bvalue(struct fb *b, const struct bvalue *v)
-{
-	struct tb t, x;
-	tb_init(&t);
-	tb_ref(&t, 1);
-	tb_put(&t, 0, (uint8_t)v->kind, 1);
-	size_t at = tb_emit(b, &t), val;
-	if (v->kind == INFD_BPTE_INT) {
-		val = emit_scalar(b, 8, (uint64_t)v->i);
-	} else if (v->kind == INFD_BPTE_BOOL) {
-		val = emit_scalar(b, 1, v->b);
-	} else if (v->kind == INFD_BPTE_DOUBLE) {
-		val = emit_scalar(b, 8, double_bits(v->d));
-	} else {
-		tb_init(&x);
-		tb_ref(&x, 1);
-		tb_ref(&x, 2);
-		tb_ref(&x, 3);
-		if (v->dtype)
-			tb_put(&x, 0, (uint8_t)v->dtype, 1);
-		val = tb_emit(b, &x);
-		fb_link(b, val + x.slot[1], fb_nums(b, v->rank, 4, v->sizes));
-		fb_link(b, val + x.slot[2], fb_bytes(b, v->data, v->nbytes, 16));
-		fb_link(b, val + x.slot[3], fb_nums(b, v->rank, 1, v->dim_order));
-	}
-	fb_link(b, at + t.slot[1], val);
-	return at;
-}
-
-static size_t emit_bvalues(struct fb *b, uint32_t n, const struct bvalue *v)
-{
-	size_t at = fb_vec(b, n, 4, 4);
-	for (uint32_t i = 0; i < n; i++)
-		fb_link(b, at + 4 + 4 * i, emit_bvalue(b, &v[i]));
-	return at;
-}
-
-/* One test suite: the cases of the method named by case `first`. */
-static size_t emit_suite(struct fb *b, const struct infd_bpte_writer *w, uint32_t first)
-{
-	const char *name = w->cases[first].method;
-	size_t f[2], g[2], v;
-	uint32_t n = 0;
-	size_t at = tb_refs(b, 0, 2, f);
-	fb_link(b, f[0], fb_str(b, name));
-	for (uint32_t i = first; i < w->n_cases; i++)
-		n += !strcmp(w->cases[i].method, name);
-	fb_link(b, f[1], v = fb_vec(b, n, 4, 4));
-	for (uint32_t i = first, k = 0; i < w->n_cases; i++) {
-		if (strcmp(w->cases[i].method, name))
-			continue;
-		fb_link(b, v + 4 + 4 * k++, tb_refs(b, 0, 2, g));
-		fb_link(b, g[0], emit_bvalues(b, w->cases[i].n_in, w->cases[i].in));
-		fb_link(b, g[1], emit_bvalues(b, w->cases[i].n_out, w->cases[i].out));
-	}
-	return at;
-}
-
-static bool first_of_method(const struct infd_bpte_writer *w, uint32_t i)
-{
-	for (uint32_t j = 0; j < i; j++)
-		if (!strcmp(w->cases[j].method, w->cases[i].method))
-			return false;
-	return true;
-}
-
-infd_status infd__bpte_writer_finish(struct infd_bpte_writer *w, uint8_t **out, size_t *size, struct infd_error *err)
-{
-	struct fb b = {0};
-	struct tb t;
-	if (!w)
-		return infd__fail(err, INFD_INVALID_ARGUMENT, "NULL bundled-program writer");
-	struct infd_error e = w->err;
-	uint32_t n_suites = 0;
-	if (e.status != INFD_OK)
-		goto out;
-	fb_alloc(&b, 8, 1);
-	if (!b.oom)
-		memcpy(b.p + 4, "BP08", 4);
-	tb_init(&t);
-	tb_put(&t, 0, 2, 4); /* version */
-	tb_ref(&t, 1);
-	tb_ref(&t, 2);
-	size_t root = tb_emit(&b, &t);
-	fb_put(&b, 0, root, 4);
-	for (uint32_t i = 0; i < w->n_cases; i++)
-		n_suites += first_of_method(w, i);
-	size_t v = fb_vec(&b, n_suites, 4, 4);
-	fb_link(&b, root + t.slot[1], v);
-	for (uint32_t i = 0, k = 0; i < w->n_cases; i++)
-		if (first_of_method(w, i))
-			fb_link(&b, v + 4 + 4 * k++, emit_suite(&b, w, i));
-	fb_link(&b, root + t.slot[2], fb_bytes(&b, w->pte, w->size, 32));
-	if (!b.oom && b.len > FB_MAX_SIZE)
-		note(&e, INFD_INVALID_ARGUMENT, "bundled program of %zu bytes exceeds 2 GiB", b.len);
-out:
-	return deliver(&b, &e, out, size, err);
 }

@@ -1,9 +1,10 @@
-/* A writer for ExecuTorch programs (.pte). Tests, benchmarks and the build's
- * sample-model generator use it to build programs: values, memory-planned
- * tensors, constants (in a constant segment behind an `eh00` header, or in the
- * legacy inline constant_buffer), several methods, delegate payloads (inline or
- * in segments) and mutable data. What it writes is what ExecuTorch accepts
- * (pte-format.md §3.7): the reader in program.h reads it back. */
+/* Writers for ExecuTorch programs (.pte, in pte_writer.c) and bundled programs
+ * (.bpte, in bpte_writer.c). Tests, benchmarks and the build's sample-model
+ * generator use them to build programs: values, memory-planned tensors,
+ * constants (in a constant segment behind an `eh00` header, or in the legacy
+ * inline constant_buffer), several methods, delegate payloads (inline or in
+ * segments) and mutable data. What they write is what ExecuTorch accepts
+ * (pte-format.md §3.7): the readers in program.h and bundled.h read it back. */
 #ifndef INFD_RUNTIME_PTE_WRITER_H
 #define INFD_RUNTIME_PTE_WRITER_H
 
@@ -155,5 +156,35 @@ void infd__bpte_test_case(struct infd_bpte_writer *w, const char *method, uint32
 /* Serialize (BundledProgram version 2, identifier BP08). On success *out is a
  * malloc'd buffer of *size bytes (caller frees). */
 infd_status infd__bpte_writer_finish(struct infd_bpte_writer *w, uint8_t **out, size_t *size, struct infd_error *err);
+
+/* ---- Internal to the two writers: input helpers pte_writer.c shares with
+ * bpte_writer.c. Mistakes go to a writer's first-error record `e`. ---- */
+
+/* Record a mistake in `e` unless one is recorded already (the first one wins). */
+void infd__pte_note(struct infd_error *e, infd_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Double the capacity of the array *arr of *cap elements of `elem` bytes (8 when
+ * empty); false (noted in `e`) when out of memory, *arr unchanged. */
+bool infd__pte_grow(struct infd_error *e, void **arr, uint32_t *cap, size_t elem);
+
+/* Pointer to a new zeroed element at the end of arr[n], or NULL (error noted). */
+#define INFD_PTE_PUSH(e, arr, n, cap)                                                 \
+	(((n) < (cap) || infd__pte_grow((e), (void **)&(arr), &(cap), sizeof *(arr))) \
+	     ? memset(&(arr)[(n)++], 0, sizeof *(arr))                                \
+	     : NULL)
+
+/* A malloc'd copy (the caller frees it) of p[0..n), at least one byte long, or
+ * of the string s; NULL (noted) when out of memory. */
+void *infd__pte_dup(struct infd_error *e, const void *p, size_t n);
+char *infd__pte_strdup(struct infd_error *e, const char *s);
+
+/* Element count x element size of a tensor shape into *nbytes; false (noted,
+ * with `what` naming the tensor) when the dtype, rank or a size is invalid. */
+bool infd__pte_shape_bytes(struct infd_error *e, const char *what, int dtype, uint32_t rank, const int32_t *sizes,
+			   uint64_t *nbytes);
+
+/* Copy a dim order (`in` NULL = contiguous) into out[0..rank); false (noted)
+ * when it is not a permutation of 0..rank-1. */
+bool infd__pte_dim_order(struct infd_error *e, const char *what, uint32_t rank, const uint8_t *in, uint8_t *out);
 
 #endif
