@@ -28,6 +28,7 @@ struct infd_partition_desc {
 	const struct infd_instr_def *const *instrs;
 	const struct infd_delegate_def *delegate;
 	uint32_t n_threads;
+	void *threadpool; /* pthreadpool_t of the runtime (NULL: single-threaded) */
 };
 
 struct infd_backend_ops {

@@ -16,6 +16,7 @@ struct portable_call {
 struct portable_part {
 	uint32_t n_calls;
 	uint32_t n_threads;
+	void *threadpool;
 	struct portable_call *calls;
 	struct infd_evalue *arg_storage[]; /* all calls' argument pointers */
 };
@@ -46,6 +47,7 @@ static infd_status portable_prepare(void *ctx, const struct infd_partition_desc 
 	}
 	pp->n_calls = part->n_instrs;
 	pp->n_threads = part->n_threads ? part->n_threads : 1;
+	pp->threadpool = part->threadpool;
 	struct infd_evalue **next = pp->arg_storage;
 	for (uint32_t i = 0; i < part->n_instrs; i++) {
 		const struct infd_instr_def *in = part->instrs[i];
@@ -75,7 +77,8 @@ static infd_status portable_execute(void *ctx, void *prepared, struct infd_error
 	struct portable_part *pp = prepared;
 	for (uint32_t i = 0; i < pp->n_calls; i++) {
 		const struct portable_call *c = &pp->calls[i];
-		struct infd_kernel_ctx kctx = {.err = err, .op_key = c->kernel->key, .n_threads = pp->n_threads};
+		struct infd_kernel_ctx kctx = {.err = err, .op_key = c->kernel->key, .n_threads = pp->n_threads,
+					       .threadpool = pp->threadpool};
 		infd_status st = c->kernel->fn(&kctx, c->args, c->n_args);
 		if (st)
 			return st;

@@ -13,6 +13,7 @@ struct infd_kernel_ctx {
 	struct infd_error *err; /* where a failing kernel explains itself */
 	const char *op_key;     /* "aten::add.out", for messages */
 	uint32_t n_threads;     /* threads the caller allows (>= 1) */
+	void *threadpool;       /* pthreadpool_t shared by the runtime, or NULL (run serially) */
 };
 
 typedef infd_status (*infd_kernel_fn)(struct infd_kernel_ctx *ctx, struct infd_evalue **args,

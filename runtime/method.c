@@ -138,14 +138,24 @@ static infd_status build_values(struct infd_method *m, struct infd_error *err)
 	return INFD_OK;
 }
 
-/* Append "name" to a comma-separated list unless it is already there. */
+/* Append "name" to a ", "-separated list unless it is already there; a list
+ * that no longer fits ends in "...". */
 static void list_add(char *buf, size_t n, const char *name)
 {
-	size_t len = strlen(name);
-	for (const char *p = buf; (p = strstr(p, name)) != NULL; p += len)
-		if ((p == buf || p[-2] == ',') && (p[len] == ',' || p[len] == '\0'))
+	size_t len = strlen(name), used = strlen(buf);
+	for (const char *p = buf; *p;) {
+		const char *end = strstr(p, ", ");
+		size_t tok = end ? (size_t)(end - p) : strlen(p);
+		if (tok == len && memcmp(p, name, len) == 0)
 			return;
-	size_t used = strlen(buf);
+		p += tok + (end ? 2 : 0);
+	}
+	if (used >= 3 && strcmp(buf + used - 3, "...") == 0)
+		return;
+	if (used + 2 + len + 4 >= n) {
+		snprintf(buf + used, n - used, "%s...", used ? ", " : "");
+		return;
+	}
 	snprintf(buf + used, n - used, "%s%s", used ? ", " : "", name);
 }
 
@@ -245,6 +255,7 @@ static infd_status prepare_steps(struct infd_method *m, struct infd_error *err)
 			.instrs = instrs,
 			.delegate = first->kind == INFD_INSTR_DELEGATE ? &def->delegates[first->a] : NULL,
 			.n_threads = m->rt->opt.n_threads,
+			.threadpool = m->rt->threadpool,
 		};
 		const struct infd_backend *be = &m->rt->backends[st->backend];
 		infd_status rc = be->ops->prepare(be->ctx, &desc, &st->prepared, err);
@@ -262,7 +273,7 @@ infd_status infd__method_load(struct infd_runtime *rt, const struct infd_program
 {
 	const struct infd_method_def *def = infd__program_method(prog, name);
 	if (!def) {
-		char names[256] = "";
+		char names[INFD_ERROR_MSG_MAX - 128] = "";
 		for (uint32_t i = 0; i < prog->n_methods; i++)
 			list_add(names, sizeof names, prog->methods[i].name);
 		return infd__fail(err, INFD_NOT_FOUND, "the program has no method '%s' (it has: %s)", name,

@@ -2,6 +2,7 @@
  * that loaded methods are placed on. */
 #include "runtime.h"
 
+#include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,14 @@ infd_status infd__runtime_create(const struct infd_runtime_options *opt, struct 
 		infd__runtime_options_default(&rt->opt);
 	if (rt->opt.n_threads == 0)
 		rt->opt.n_threads = 1;
-	infd_status st = infd__registry_create(&rt->registry);
+	infd_status st = INFD_OK;
+	if (rt->opt.n_threads > 1) {
+		rt->threadpool = pthreadpool_create(rt->opt.n_threads);
+		if (!rt->threadpool)
+			st = INFD_NO_MEMORY;
+	}
+	if (st == INFD_OK)
+		st = infd__registry_create(&rt->registry);
 	if (st == INFD_OK)
 		st = infd__registry_add(rt->registry, infd__portable_kernels, infd__portable_kernel_count);
 	if (st == INFD_OK)
@@ -55,5 +63,7 @@ void infd__runtime_destroy(struct infd_runtime *rt)
 		if (rt->backends[i].ops->destroy)
 			rt->backends[i].ops->destroy(rt->backends[i].ctx);
 	infd__registry_destroy(rt->registry);
+	if (rt->threadpool)
+		pthreadpool_destroy(rt->threadpool);
 	free(rt);
 }

@@ -15,13 +15,14 @@
 #define INFD_MAX_BACKENDS 8
 
 struct infd_runtime_options {
-	uint32_t n_threads; /* threads kernels may use; 0 = 1 */
+	uint32_t n_threads; /* threads kernels may use (one pool for the runtime); 0 = 1 */
 };
 
 void infd__runtime_options_default(struct infd_runtime_options *opt);
 
 struct infd_runtime {
 	struct infd_runtime_options opt;
+	void *threadpool; /* pthreadpool_t with opt.n_threads threads; NULL when 1 */
 	struct infd_kernel_registry *registry;
 	uint32_t n_backends;
 	struct infd_backend backends[INFD_MAX_BACKENDS]; /* in preference order; portable CPU last */

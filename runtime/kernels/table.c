@@ -1,18 +1,28 @@
 /* The portable kernel library: every operator the portable CPU kernels implement,
  * keyed "name.overload", with its exact argument count (schema arguments, out
- * tensors, then the return slot). */
+ * tensors, then the return slot). Each kernel family lists its kernels in its own
+ * list_<family>.h, included twice: once for the prototypes, once for the table. */
 #include "util.h"
 
+#define INFD_KERNEL(key, n_args, fn)                                                       \
+	infd_status fn(struct infd_kernel_ctx *ctx, struct infd_evalue **args, uint32_t n);
+#include "list_binary.h"
+#include "list_elementwise.h"
+#include "list_linalg.h"
+#include "list_reduce.h"
+#include "list_shape.h"
+#include "list_quant.h"
+#undef INFD_KERNEL
+
 const struct infd_kernel_def infd__portable_kernels[] = {
-	{"aten::add.out", 5, infd__k_add_out},
-	{"aten::add.Scalar_out", 5, infd__k_add_scalar_out},
-	{"aten::sub.out", 5, infd__k_sub_out},
-	{"aten::sub.Scalar_out", 5, infd__k_sub_scalar_out},
-	{"aten::mul.out", 4, infd__k_mul_out},
-	{"aten::mul.Scalar_out", 4, infd__k_mul_scalar_out},
-	{"aten::div.out", 4, infd__k_div_out},
-	{"aten::div.Scalar_out", 4, infd__k_div_scalar_out},
+#define INFD_KERNEL(key, n_args, fn) {key, n_args, fn},
+#include "list_binary.h"
+#include "list_elementwise.h"
+#include "list_linalg.h"
+#include "list_reduce.h"
+#include "list_shape.h"
+#include "list_quant.h"
+#undef INFD_KERNEL
 };
 
-const uint32_t infd__portable_kernel_count =
-	sizeof infd__portable_kernels / sizeof infd__portable_kernels[0];
+const uint32_t infd__portable_kernel_count = sizeof infd__portable_kernels / sizeof infd__portable_kernels[0];

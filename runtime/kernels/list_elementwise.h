@@ -1,0 +1,1 @@
+/* Kernels of elementwise.c: INFD_KERNEL(key, argument count, function). */

@@ -1,0 +1,1 @@
+/* Kernels of linalg.c: INFD_KERNEL(key, argument count, function). */

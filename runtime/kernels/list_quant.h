@@ -1,0 +1,1 @@
+/* Kernels of quant.c: INFD_KERNEL(key, argument count, function). */

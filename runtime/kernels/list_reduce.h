@@ -1,0 +1,1 @@
+/* Kernels of reduce.c: INFD_KERNEL(key, argument count, function). */

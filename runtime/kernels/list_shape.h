@@ -1,0 +1,1 @@
+/* Kernels of shape.c: INFD_KERNEL(key, argument count, function). */
