@@ -1,0 +1,2 @@
+/* linalg kernels: being written. */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* quant kernels: being written. */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* reduce kernels: being written. */
+#include "util.h"

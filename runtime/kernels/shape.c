@@ -1,0 +1,2 @@
+/* shape kernels: being written. */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* Tests of the elementwise kernels: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests of the linalg kernels: being written. */
+#include <criterion/criterion.h>

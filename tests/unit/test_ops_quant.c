@@ -1,0 +1,2 @@
+/* Tests of the quant kernels: being written. */
+#include <criterion/criterion.h>

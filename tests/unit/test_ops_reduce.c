@@ -1,0 +1,2 @@
+/* Tests of the reduce kernels: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests of the shape kernels: being written. */
+#include <criterion/criterion.h>
