@@ -437,6 +437,38 @@ infd_status infd__method_set_input_tensor(struct infd_method *m, uint32_t i, int
 	return infd__method_set_input(m, i, &v, err);
 }
 
+static infd_status bind_one(struct infd_method *m, int32_t v, infd_bind_fn bind, void *ud, struct infd_error *err)
+{
+	struct infd_tensor *t = m->values[v].u.t;
+	if (m->values[v].kind != INFD_VALUE_TENSOR || t->def->storage != INFD_STORAGE_NONE || t->data)
+		return INFD_OK;
+	void *buf = bind ? bind(ud, v, t->nbytes) : NULL;
+	if (!buf && t->nbytes)
+		return infd__fail(err, INFD_UNSUPPORTED, "method '%s': value %d has no planned memory and no buffer was given",
+				  m->def->name, v);
+	t->data = buf;
+	t->capacity = t->nbytes;
+	return INFD_OK;
+}
+
+infd_status infd__method_bind_in_place(struct infd_method *m, infd_bind_fn bind_unplanned, void *ud,
+				       struct infd_error *err)
+{
+	const struct infd_method_def *def = m->def;
+	for (uint32_t i = 0; i < def->n_inputs; i++) {
+		infd_status st = bind_one(m, def->inputs[i], bind_unplanned, ud, err);
+		if (st)
+			return st;
+		m->input_set[i] = true;
+	}
+	for (uint32_t i = 0; i < def->n_outputs; i++) {
+		infd_status st = bind_one(m, def->outputs[i], bind_unplanned, ud, err);
+		if (st)
+			return st;
+	}
+	return INFD_OK;
+}
+
 static infd_status condition(const struct infd_evalue *v, bool *out, struct infd_error *err)
 {
 	if (v->kind == INFD_VALUE_BOOL) {

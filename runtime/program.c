@@ -142,8 +142,15 @@ static infd_status decode_segments(struct decoder *d, const struct infd_fb_table
 		TRY(infd__fb_vec_table(&d->fb, &v, i, "DataSegment", path, &t, d->err));
 		TRY(infd__fb_u64(&d->fb, &t, 0, "offset", 0, &offs[i], d->err));
 		TRY(infd__fb_u64(&d->fb, &t, 1, "size", 0, &sizes[i], d->err));
-		if (sizes[i] == 0)
+		if (sizes[i] == 0) {
+			/* Empty segments take no space, but their offset is still used to
+			 * form pointers: it must stay inside the file too. */
+			if (offs[i] > p->size - p->segment_base_offset)
+				return infd__fail(d->err, INFD_BAD_FORMAT,
+						  "%s: offset %llu of an empty segment lies past the end of the file", path,
+						  (unsigned long long)offs[i]);
 			continue;
+		}
 		if (!p->segment_base_offset)
 			return infd__fail(d->err, INFD_BAD_FORMAT,
 					  "%s: segment of %llu bytes but the file has no extended header locating segment data",
@@ -335,7 +342,7 @@ static infd_status decode_tensor(struct decoder *d, struct infd_method_def *m, c
 				  order.count, sizes.count);
 	td->rank = (uint8_t)sizes.count;
 	uint32_t seen = 0;
-	uint64_t numel = 1;
+	uint64_t numel = 1, extent = 1; /* extent: product of the non-zero sizes (bounds the strides) */
 	for (uint32_t i = 0; i < sizes.count; i++) {
 		td->sizes[i] = infd__fb_vec_i32(fb, &sizes, i);
 		td->dim_order[i] = infd__fb_vec_u8(fb, &order, i);
@@ -347,7 +354,9 @@ static infd_status decode_tensor(struct decoder *d, struct infd_method_def *m, c
 					  path, sizes.count - 1);
 		seen |= 1u << td->dim_order[i];
 		numel *= (uint64_t)td->sizes[i];
-		if (numel > (UINT64_C(1) << 48))
+		if (td->sizes[i])
+			extent *= (uint64_t)td->sizes[i];
+		if (numel > (UINT64_C(1) << 48) || extent > (UINT64_C(1) << 48))
 			return infd__fail(d->err, INFD_BAD_FORMAT, "%s (Tensor): element count overflows", path);
 	}
 	td->numel = numel;
@@ -652,6 +661,7 @@ static infd_status decode_method(struct decoder *d, const struct infd_fb_table *
 				 struct infd_method_def *m)
 {
 	const struct infd_fb *fb = &d->fb;
+	const struct infd_program *p = &d->impl->pub;
 	const char *path = pt->path;
 	struct infd_fb_vec values, ops, delegates, chains, bufs;
 	struct infd_fb_table meta;
@@ -739,18 +749,19 @@ static infd_status decode_method(struct decoder *d, const struct infd_fb_table *
 			TRY(decode_instruction(d, m, &it, &ch->instrs[k], instrs.count));
 		}
 	}
-	/* Distinct constant bytes used by this method. */
+	/* Distinct constant bytes used by this method: the largest view of each
+	 * constant entry, summed over the entries used. */
+	uint64_t *largest = calloc(p->n_constants ? p->n_constants : 1, sizeof *largest);
+	if (!largest)
+		return infd__fail(d->err, INFD_NO_MEMORY, "out of memory while decoding");
 	for (uint32_t i = 0; i < m->n_tensors; i++) {
 		const struct infd_tensor_def *td = &m->tensors[i];
-		if (td->storage != INFD_STORAGE_CONSTANT)
-			continue;
-		bool dup = false;
-		for (uint32_t j = 0; j < i && !dup; j++)
-			dup = m->tensors[j].storage == INFD_STORAGE_CONSTANT && m->tensors[j].data == td->data &&
-			      m->tensors[j].nbytes >= td->nbytes;
-		if (!dup)
-			m->constant_bytes += td->nbytes;
+		if (td->storage == INFD_STORAGE_CONSTANT && td->nbytes > largest[td->data_buffer_idx])
+			largest[td->data_buffer_idx] = td->nbytes;
 	}
+	for (uint32_t k = 0; k < p->n_constants; k++)
+		m->constant_bytes += largest[k];
+	free(largest);
 	return INFD_OK;
 }
 

@@ -177,9 +177,12 @@ struct infd_program {
 };
 
 /* Decode and verify a program held in `data` (`size` bytes). The bytes must stay
- * valid and unchanged for the life of the program (borrowed); they need no
- * particular alignment. On failure returns a status and a message naming what is
- * wrong and where (table, field, index); *out is untouched. */
+ * valid and unchanged for the life of the program (borrowed). Constant tensors
+ * point into them, so `data` must be aligned as the file assumes (16 bytes, as
+ * ExecuTorch requires; mapped files and infd__program_open_copy are): a constant
+ * that lands misaligned for its element type is refused with a message. On
+ * failure returns a status and a message naming what is wrong and where (table,
+ * field, index); *out is untouched. */
 infd_status infd__program_parse(const uint8_t *data, size_t size, struct infd_program **out,
 				struct infd_error *err);
 

@@ -94,6 +94,15 @@ infd_status infd__method_set_input_tensor(struct infd_method *m, uint32_t i, int
 					  const int32_t *sizes, const void *data, uint64_t nbytes,
 					  struct infd_error *err);
 
+/* Shared-memory sessions: make every input ready in place. Planned tensor inputs
+ * are read where they are (the caller writes them into the arena); unplanned
+ * tensors (inputs and outputs) get a buffer from `bind_unplanned` (called with
+ * the value index and byte size; return NULL to refuse); scalar inputs take the
+ * value baked into the program. */
+typedef void *(*infd_bind_fn)(void *ud, int32_t value, uint64_t nbytes);
+infd_status infd__method_bind_in_place(struct infd_method *m, infd_bind_fn bind_unplanned, void *ud,
+				       struct infd_error *err);
+
 /* Run the method once. All inputs must have been bound. */
 infd_status infd__method_execute(struct infd_method *m, struct infd_error *err);
 

@@ -41,12 +41,14 @@ infd_status infd__tensor_resize(struct infd_tensor *t, uint32_t rank, const int3
 	if (rank > INFD_MAX_RANK)
 		return infd__fail(err, INFD_BAD_INPUT, "rank %u exceeds the maximum of %d", rank,
 				  INFD_MAX_RANK);
-	uint64_t numel = 1;
+	uint64_t numel = 1, extent = 1;
 	for (uint32_t i = 0; i < rank; i++) {
 		if (sizes[i] < 0)
 			return infd__fail(err, INFD_BAD_INPUT, "negative size %d in dim %u", sizes[i], i);
 		numel *= (uint64_t)sizes[i];
-		if (numel > (UINT64_C(1) << 48))
+		if (sizes[i])
+			extent *= (uint64_t)sizes[i];
+		if (numel > (UINT64_C(1) << 48) || extent > (UINT64_C(1) << 48))
 			return infd__fail(err, INFD_BAD_INPUT, "tensor too large");
 	}
 	uint64_t nbytes = numel * infd_dtype_size(t->dtype);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "runtime/kernel.h"
+#include "kernels.h" /* every kernel's prototype */
 
 /* Everything here is reentrant (no global state): kernels may run on any thread.
  * Tensors and values handed out are borrowed from the kernel's arguments. */
