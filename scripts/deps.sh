@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	build-essential pkg-config meson ninja-build clang
-	libjansson-dev libcriterion-dev libpthreadpool-dev
+	libjansson-dev libcriterion-dev libpthreadpool-dev libuv1-dev libnng-dev util-linux
 )
 
 missing=()
