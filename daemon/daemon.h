@@ -50,6 +50,7 @@ struct infd_job {
 	uint64_t enqueued_ns, deadline_ns, started_ns, finished_ns;
 	uint8_t priority;
 	bool via_doorbell;
+	uint64_t sequence; /* the session's request number, set when done */
 	uint32_t doorbell_seq;
 	infd_status status;
 	char error[512];

@@ -120,7 +120,7 @@ void infd__handle_job_done(struct infd_daemon *d, struct infd_job *job)
 		uint8_t buf[INFD_PROTO_HEADER_SIZE + INFD_RUN_REPLY_SIZE];
 		struct infd_run_reply r = {.exec_ns = job->finished_ns - job->started_ns,
 					   .queue_ns = job->started_ns - job->enqueued_ns,
-					   .sequence = job->session->sequence};
+					   .sequence = job->sequence};
 		infd__proto_put_header(buf, INFD_MSG_RUN, INFD_OK, INFD_RUN_REPLY_SIZE);
 		infd__proto_put_run_reply(buf + INFD_PROTO_HEADER_SIZE, &r);
 		nng_msg *msg;

@@ -30,7 +30,7 @@ static infd_status instance_open(struct infd_daemon *d, const char *path, struct
 	else if (path[0] != '/')
 		return infd__fail(err, INFD_INVALID_ARGUMENT, "model path '%s' must be absolute (or builtin:sample)", path);
 	else
-		st = infd__program_open_file(path, &prog, err);
+		st = infd__program_read_file(path, &prog, err);
 	if (st)
 		return st;
 	if (prog->n_methods == 0) {

@@ -43,21 +43,24 @@ static void run_job(struct infd_daemon *d, struct infd_job *job)
 	uint64_t total = job->finished_ns - job->enqueued_ns;
 	infd__stats_record(&s->stats, total, job->status == INFD_OK);
 	infd__stats_record(&s->model->stats, total, job->status == INFD_OK);
-	s->sequence++;
+	job->sequence = ++s->sequence;
 	if (atomic_load(&s->migrate_pending)) {
 		pthread_mutex_lock(&d->session_lock);
 		infd__session_migrate(s);
 		pthread_mutex_unlock(&d->session_lock);
 	}
 	bool doorbell = job->via_doorbell;
-	/* Idle again before the client hears back, so that its next ring is taken. */
 	bool notify = s->model->state == INFD_MODEL_UNLOADING || atomic_load(&s->closing);
+	if (doorbell)
+		finish_doorbell(job);
+	/* The last touches of the session and its model: once busy is clear and the
+	 * model's in-flight count has dropped, the loop thread may free both (the
+	 * doorbell thread waits out this short window instead of answering BUSY). */
 	atomic_store(&s->busy, false);
 	atomic_fetch_sub(&s->model->inflight, 1);
 	if (doorbell) {
 		/* The loop only needs to hear about doorbell requests when someone waits
 		 * for the model to go idle. */
-		finish_doorbell(job);
 		free(job);
 		if (notify)
 			uv_async_send(&d->done_async);

@@ -3,6 +3,7 @@
  * after checking its uid and the session token), and the futex doorbell thread
  * that turns a ring of `req_seq` into a scheduled request. */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,11 @@ static void *bell_main(void *arg)
 			continue;
 		}
 		last = cur;
+		/* A client rings only after its previous answer was published; the
+		 * worker clears busy just after publishing, so wait out that window. */
 		bool idle = false;
+		for (int spin = 0; spin < 2000 && atomic_load(&s->busy); spin++)
+			sched_yield();
 		if (!atomic_compare_exchange_strong(&s->busy, &idle, true)) {
 			infd__stats_count_busy(&s->stats);
 			bell_answer(s, cur, INFD_BUSY);

@@ -898,6 +898,47 @@ out_close:
 	return s;
 }
 
+infd_status infd__program_read_file(const char *path, struct infd_program **out, struct infd_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return infd__fail(err, INFD_IO, "cannot open '%s': %s", path, strerror(errno));
+	struct stat st;
+	infd_status s;
+	void *buf = NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		s = infd__fail(err, INFD_IO, "'%s' is not a readable regular file", path);
+		goto out_close;
+	}
+	size_t size = (size_t)st.st_size;
+	if (posix_memalign(&buf, 64, size ? size : 1)) {
+		s = infd__fail(err, INFD_NO_MEMORY, "out of memory reading the %zu-byte '%s'", size, path);
+		goto out_close;
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, (uint8_t *)buf + got, size - got);
+		if (n <= 0) {
+			s = infd__fail(err, INFD_IO, "cannot read '%s': %s", path, n < 0 ? strerror(errno) : "file shrank");
+			goto out_free;
+		}
+		got += (size_t)n;
+	}
+	s = infd__program_parse(buf, size, out, err);
+	if (s) {
+		infd__fail_prefix(err, s, "'%s': ", path);
+		goto out_free;
+	}
+	(*out)->owned = buf;
+	close(fd);
+	return INFD_OK;
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return s;
+}
+
 void infd__program_close(struct infd_program *prog)
 {
 	if (prog)

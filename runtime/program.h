@@ -190,6 +190,12 @@ infd_status infd__program_parse(const uint8_t *data, size_t size, struct infd_pr
 infd_status infd__program_open_file(const char *path, struct infd_program **out,
 				    struct infd_error *err);
 
+/* Read the file at `path` into memory the program owns and parse it. Unlike a
+ * mapping, this copy cannot be pulled away by someone truncating or rewriting
+ * the file in place (which makes mapped pages raise SIGBUS): the daemon, which
+ * must outlive careless edits of model files, loads programs this way. */
+infd_status infd__program_read_file(const char *path, struct infd_program **out, struct infd_error *err);
+
 /* Parse a copy of `data` (the program owns the copy). */
 infd_status infd__program_open_copy(const void *data, size_t size, struct infd_program **out,
 				    struct infd_error *err);

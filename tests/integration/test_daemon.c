@@ -191,7 +191,7 @@ Test(daemon, client_killed_mid_request)
 {
 	daemon_start(&dp, NULL, NULL);
 	const char *slow = daemon_path(&dp, "slow.pte");
-	write_slow_program(slow, 1 << 18, 400);
+	write_slow_program(slow, 1 << 20, 3000); /* about a second of adds */
 	infd_client *c = connect_ok();
 	cr_assert_eq(infd_load(c, "slow", slow), INFD_OK, "%s", infd_client_last_error(c));
 	const char *args[] = {dp.socket, "hold", "slow", NULL};
