@@ -109,6 +109,7 @@ struct infd_queue {
 	pthread_cond_t cond;
 	struct infd_job *head[4], *tail[4]; /* by priority, 3 = highest */
 	uint32_t depth, max_depth;
+	uint32_t running, max_running; /* requests executing now, and the worker count */
 	bool stopping;
 	uint64_t submitted, rejected;
 };
@@ -207,6 +208,10 @@ infd_status infd__sched_start(struct infd_daemon *d, struct infd_error *err);
 void infd__sched_stop(struct infd_daemon *d);
 /* Queue a job (takes it). BUSY when the queue is full, SHUTTING_DOWN when stopping. */
 infd_status infd__sched_submit(struct infd_daemon *d, struct infd_job *job);
+/* Doorbell fast path: when nothing waits and a worker slot is free, run the job
+ * right here on the calling (doorbell) thread, taking that slot; else queue it
+ * like infd__sched_submit. Takes the job either way on INFD_OK. */
+infd_status infd__sched_run_or_submit(struct infd_daemon *d, struct infd_job *job);
 uint32_t infd__sched_depth(struct infd_daemon *d);
 
 /* handlers.c */

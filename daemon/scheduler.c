@@ -99,9 +99,37 @@ static void *worker_main(void *arg)
 			}
 		}
 		q->depth--;
+		q->running++;
 		pthread_mutex_unlock(&q->lock);
 		run_job(d, job);
+		pthread_mutex_lock(&q->lock);
+		q->running--;
+		pthread_mutex_unlock(&q->lock);
 	}
+}
+
+infd_status infd__sched_run_or_submit(struct infd_daemon *d, struct infd_job *job)
+{
+	struct infd_queue *q = &d->queue;
+	pthread_mutex_lock(&q->lock);
+	bool inline_slot = !q->stopping && q->depth == 0 && q->running < q->max_running;
+	if (inline_slot) {
+		q->running++;
+		q->submitted++;
+		atomic_fetch_add(&job->session->model->inflight, 1);
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (!inline_slot)
+		return infd__sched_submit(d, job);
+	job->enqueued_ns = infd__now_ns();
+	run_job(d, job);
+	pthread_mutex_lock(&q->lock);
+	q->running--;
+	/* A request may have queued meanwhile behind busy workers. */
+	if (q->depth)
+		pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	return INFD_OK;
 }
 
 infd_status infd__sched_submit(struct infd_daemon *d, struct infd_job *job)
@@ -147,6 +175,7 @@ infd_status infd__sched_start(struct infd_daemon *d, struct infd_error *err)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	q->max_depth = d->cfg.queue_depth;
+	q->max_running = d->cfg.workers;
 	d->workers = calloc(d->cfg.workers, sizeof *d->workers);
 	if (!d->workers)
 		return infd__fail(err, INFD_NO_MEMORY, "out of memory");

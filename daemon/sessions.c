@@ -64,7 +64,7 @@ static void *bell_main(void *arg)
 		if (st == INFD_OK) {
 			if (timeout_ms)
 				job->deadline_ns = infd__now_ns() + (uint64_t)timeout_ms * 1000000u;
-			st = infd__sched_submit(s->d, job);
+			st = infd__sched_run_or_submit(s->d, job);
 		}
 		if (st) {
 			free(job);
