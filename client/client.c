@@ -111,6 +111,12 @@ infd_status infd_socket_path(const char *socket_path, char **path_out)
 			if (!socket_exists(buf))
 				buf[0] = '\0';
 		}
+		if (!buf[0] && geteuid() != 0) {
+			/* where a user's daemon listens without XDG_RUNTIME_DIR */
+			infd__fmt(buf, sizeof buf, "/tmp/infd-%d/infd.sock", (int)geteuid());
+			if (!socket_exists(buf))
+				buf[0] = '\0';
+		}
 		if (!buf[0])
 			infd__fmt(buf, sizeof buf, "%s", DEFAULT_SYSTEM_SOCKET);
 	}

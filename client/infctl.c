@@ -723,7 +723,7 @@ static int cmd_top(const struct infctl_opts *o)
 		} else {
 			json_t *s = parse(text);
 			if (s)
-				draw_top(s, prev, &n_prev, last ? t - last : 0, tty);
+				draw_top(s, prev, &n_prev, last > 0 ? t - last : 0, tty);
 			json_decref(s);
 		}
 		last = t;

@@ -194,9 +194,14 @@ static infd_status receive_arena(const infd_client *c, uint64_t id, const uint8_
 	int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sk < 0)
 		return infd__client_fail(c, INFD_IO, "socket: %s", strerror(errno));
-	struct timeval tv = {.tv_sec = c->connect_timeout_ms / 1000, .tv_usec = (c->connect_timeout_ms % 1000) * 1000};
-	setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	/* The hand-over is a request like any other: the request timeout bounds it
+	 * (a dead daemon closes the socket, so no timeout cannot hang). */
+	if (c->request_timeout_ms) {
+		struct timeval tv = {.tv_sec = c->request_timeout_ms / 1000,
+				     .tv_usec = (c->request_timeout_ms % 1000) * 1000};
+		setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
 	infd_status st = INFD_OK;
 	if (connect(sk, (struct sockaddr *)&sun, sizeof sun) != 0) {
 		int e = errno;
@@ -242,9 +247,14 @@ static infd_status receive_arena(const infd_client *c, uint64_t id, const uint8_
 	}
 	if (got < 0) {
 		int e = errno;
-		st = infd__client_fail(c, e == EAGAIN || e == EWOULDBLOCK ? INFD_TIMEOUT : INFD_NOT_CONNECTED,
-				       "no arena from %s: %s", sun.sun_path,
-				       e == EAGAIN || e == EWOULDBLOCK ? "the daemon did not answer" : strerror(e));
+		bool slow = e == EAGAIN || e == EWOULDBLOCK;
+		if (slow)
+			st = infd__client_fail(c, INFD_TIMEOUT,
+					       "no arena from %s: the daemon did not answer within %u ms", sun.sun_path,
+					       c->request_timeout_ms);
+		else
+			st =
+			    infd__client_fail(c, INFD_NOT_CONNECTED, "no arena from %s: %s", sun.sun_path, strerror(e));
 	} else if (got == 0) {
 		st = infd__client_fail(c, INFD_PERMISSION_DENIED,
 				       "the daemon closed the arena socket without handing over session %llu's "
@@ -409,11 +419,11 @@ infd_status infd_session_open(infd_client *client, const char *model, const char
 		goto out_fail;
 	}
 	uint32_t version = __atomic_load_n(&s->ctl->version, __ATOMIC_RELAXED);
-	if (version != INFD_PROTO_VERSION) {
+	if (version != INFD_SHM_VERSION) {
 		st = infd__client_fail(
 		    client, INFD_VERSION_MISMATCH,
 		    "the session arena's control block is version %u; this libinfd %s knows version %d", version,
-		    INFD_VERSION_STRING, INFD_PROTO_VERSION);
+		    INFD_VERSION_STRING, INFD_SHM_VERSION);
 		goto out_fail;
 	}
 

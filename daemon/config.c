@@ -214,6 +214,13 @@ static infd_status parse_acl(const struct parse *ps, json_t *obj, const char *na
 			} else {
 				return bad(ps, path, "must be a name, a numeric id, \"@self\" or \"*\"");
 			}
+			bool dup = false;
+			for (uint32_t k = 0; users && k < acl->n_uids; k++)
+				dup |= acl->uids[k] == (uid_t)id;
+			for (uint32_t k = 0; !users && k < acl->n_gids; k++)
+				dup |= acl->gids[k] == (gid_t)id;
+			if (dup)
+				continue;
 			if (users)
 				acl->uids[acl->n_uids++] = (uid_t)id;
 			else
@@ -232,7 +239,8 @@ static void defaults(struct infd_config *cfg)
 	cfg->max_sessions = 256;
 	cfg->session_timeout_s = 30;
 	cfg->admin.uids[cfg->admin.n_uids++] = 0;
-	cfg->admin.uids[cfg->admin.n_uids++] = geteuid();
+	if (geteuid() != 0)
+		cfg->admin.uids[cfg->admin.n_uids++] = geteuid();
 	struct group *gr = getgrnam("infd");
 	if (gr)
 		cfg->run.gids[cfg->run.n_gids++] = gr->gr_gid;

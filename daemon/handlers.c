@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -79,6 +80,13 @@ static void handle_run(struct infd_daemon *d, struct infd_conn *c, const uint8_t
 		return;
 	}
 	bool idle = false;
+	/* The doorbell's answer is published a moment before busy clears: when the
+	 * last doorbell request is answered, wait out that moment. */
+	for (int spin = 0; spin < 2000 && atomic_load(&s->busy) &&
+			   atomic_load((_Atomic uint32_t *)&s->ctrl->done_seq) ==
+				   atomic_load((_Atomic uint32_t *)&s->ctrl->req_seq);
+	     spin++)
+		sched_yield();
 	if (!atomic_compare_exchange_strong(&s->busy, &idle, true)) {
 		infd__stats_count_busy(&s->stats);
 		infd__reply_status(c, INFD_MSG_RUN, INFD_BUSY, "session %llu is already running a request",
@@ -201,6 +209,10 @@ static void handle_json(struct infd_daemon *d, struct infd_conn *c, uint32_t typ
 			return;
 		if (infd__proto_str(req, "model", false, &name, why, sizeof why)) {
 			infd__reply_status(c, type, INFD_PROTOCOL, "%s", why);
+			return;
+		}
+		if (name && !infd__model_find(d, name)) {
+			infd__reply_status(c, type, INFD_UNKNOWN_MODEL, "no model named '%s' is loaded", name);
 			return;
 		}
 		{

@@ -49,6 +49,11 @@ static void *bell_main(void *arg)
 			bell_answer(s, cur, INFD_BUSY);
 			continue;
 		}
+		if (atomic_load(&s->bell_stop)) { /* closing: take nothing new */
+			atomic_store(&s->busy, false);
+			bell_answer(s, cur, INFD_SHUTTING_DOWN);
+			break;
+		}
 		struct infd_job *job = calloc(1, sizeof *job);
 		if (!job) {
 			atomic_store(&s->busy, false);
@@ -212,7 +217,7 @@ infd_status infd__session_open(struct infd_daemon *d, struct infd_model *m, cons
 	s->arena_size = size;
 	s->ctrl = (struct infd_shm_control *)s->arena;
 	s->ctrl->magic = INFD_SHM_MAGIC;
-	s->ctrl->version = INFD_PROTO_VERSION;
+	s->ctrl->version = INFD_SHM_VERSION;
 	s->inst = m->inst;
 	atomic_fetch_add(&s->inst->refs, 1);
 	st = build_method(s, s->inst, err);
@@ -275,10 +280,14 @@ static void session_free(struct infd_daemon *d, struct infd_session *s)
 void infd__session_close(struct infd_daemon *d, struct infd_session *s)
 {
 	atomic_store(&s->closing, true);
+	/* Stop taking doorbell requests first, so that busy can only fall; a request
+	 * running now (possibly on the doorbell thread itself) is left to finish and
+	 * the sweep comes back: the loop thread never waits for one. */
+	atomic_store(&s->bell_stop, true);
+	infd__futex_wake(&s->ctrl->req_seq);
+	if (atomic_load(&s->busy))
+		return;
 	if (s->bell_running) {
-		/* Stop taking doorbell requests first, so that busy can only fall. */
-		atomic_store(&s->bell_stop, true);
-		infd__futex_wake(&s->ctrl->req_seq);
 		pthread_join(s->bell_thread, NULL);
 		s->bell_running = false;
 		/* Tell a client waiting on (or about to ring) the doorbell that nobody
@@ -286,8 +295,6 @@ void infd__session_close(struct infd_daemon *d, struct infd_session *s)
 		atomic_store((_Atomic uint32_t *)&s->ctrl->doorbell, 0);
 		infd__futex_wake(&s->ctrl->done_seq);
 	}
-	if (atomic_load(&s->busy))
-		return; /* a request is running: the sweep frees it afterwards */
 	pthread_mutex_lock(&d->session_lock);
 	for (struct infd_session **pp = &d->sessions; *pp; pp = &(*pp)->next)
 		if (*pp == s) {

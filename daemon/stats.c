@@ -55,8 +55,11 @@ static double percentile(const struct infd_stats *s, double p)
 	uint64_t want = (uint64_t)ceil(p * (double)n), seen = 0;
 	for (uint32_t b = 0; b < INFD_STATS_BUCKETS; b++) {
 		seen += s->buckets[b];
-		if (seen >= want && s->buckets[b])
-			return exp2(((double)b + 0.5) / 8.0); /* bucket middle, µs */
+		if (seen >= want && s->buckets[b]) {
+			double mid = exp2(((double)b + 0.5) / 8.0); /* bucket middle, µs */
+			double max = (double)s->max_ns / 1000.0;
+			return mid < max ? mid : max;
+		}
 	}
 	return (double)s->max_ns / 1000.0;
 }

@@ -103,6 +103,7 @@ uint8_t *infd__proto_encode_json(uint32_t type, uint32_t status, const json_t *o
  * doorbell (pte-format-independent). The client owns `req_seq`, the daemon owns
  * `done_seq` and `status`; both sides treat everything here as untrusted input. */
 #define INFD_SHM_MAGIC 0x4d485349u /* "ISHM" */
+#define INFD_SHM_VERSION 1
 #define INFD_SHM_CONTROL_SIZE 4096
 
 struct infd_shm_control {
