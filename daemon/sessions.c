@@ -39,11 +39,17 @@ static void *bell_main(void *arg)
 			continue;
 		}
 		last = cur;
-		/* A client rings only after its previous answer was published; the
-		 * worker clears busy just after publishing, so wait out that window. */
+		/* A client rings only after its previous answer was published. Busy
+		 * then means a short internal hold: the worker's last bookkeeping, or
+		 * a reload moving the session to the new instance. Wait it out (up to
+		 * a second) rather than answer BUSY. */
 		bool idle = false;
-		for (int spin = 0; spin < 2000 && atomic_load(&s->busy); spin++)
-			sched_yield();
+		for (int spin = 0; spin < 22000 && atomic_load(&s->busy) && !atomic_load(&s->bell_stop); spin++) {
+			if (spin < 2000)
+				sched_yield();
+			else
+				usleep(50);
+		}
 		if (!atomic_compare_exchange_strong(&s->busy, &idle, true)) {
 			infd__stats_count_busy(&s->stats);
 			bell_answer(s, cur, INFD_BUSY);

@@ -212,10 +212,40 @@ void write_slow_program(const char *path, int n, int steps)
 	save(w, path);
 }
 
+static char client_copy_dir[512];
+
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	cr_assert(in && out, "copy %s -> %s", from, to);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		cr_assert_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	fclose(out);
+	chmod(to, 0755);
+}
+
+void client_proc_copy_to(const char *dir)
+{
+	char from[1024], to[1024];
+	snprintf(from, sizeof from, "%s/tests/integration/client_proc", t_build_root());
+	snprintf(to, sizeof to, "%s/client_proc", dir);
+	copy_file(from, to);
+	snprintf(from, sizeof from, "%s/client/libinfd.so.0", t_build_root());
+	snprintf(to, sizeof to, "%s/libinfd.so.0", dir);
+	copy_file(from, to);
+	snprintf(client_copy_dir, sizeof client_copy_dir, "%s", dir);
+}
+
 pid_t client_spawn(const char *const *args, int *to_child, int *from_child, int as_nobody)
 {
 	char exe[1024];
-	snprintf(exe, sizeof exe, "%s/tests/integration/client_proc", t_build_root());
+	if (client_copy_dir[0])
+		snprintf(exe, sizeof exe, "%s/client_proc", client_copy_dir);
+	else
+		snprintf(exe, sizeof exe, "%s/tests/integration/client_proc", t_build_root());
 	const char *argv[16];
 	int n = 0;
 	if (as_nobody) {
@@ -241,9 +271,21 @@ pid_t client_spawn(const char *const *args, int *to_child, int *from_child, int 
 		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 		posix_spawn_file_actions_addclose(&fa, out[0]);
 	}
+	/* With a copy, its libinfd comes from the same directory. */
+	const char *env[256];
+	int ne = 0;
+	char ld[600];
+	for (char **e = environ; *e && ne < 250; e++)
+		if (strncmp(*e, "LD_LIBRARY_PATH=", 16) != 0)
+			env[ne++] = *e;
+	if (client_copy_dir[0]) {
+		snprintf(ld, sizeof ld, "LD_LIBRARY_PATH=%s", client_copy_dir);
+		env[ne++] = ld;
+	}
+	env[ne] = NULL;
 	pid_t pid;
-	int rc = as_nobody ? posix_spawnp(&pid, "setpriv", &fa, NULL, (char *const *)argv, environ)
-			   : posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ);
+	int rc = as_nobody ? posix_spawnp(&pid, "setpriv", &fa, NULL, (char *const *)argv, (char *const *)env)
+			   : posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, (char *const *)env);
 	posix_spawn_file_actions_destroy(&fa);
 	cr_assert_eq(rc, 0, "cannot start %s: %s", exe, strerror(rc));
 	if (to_child) {

@@ -51,5 +51,10 @@ const char *daemon_path(const struct daemon_proc *dp, const char *name);
  * `as_nobody` runs it as user nobody through setpriv. Returns the pid. */
 pid_t client_spawn(const char *const *args, int *to_child, int *from_child, int as_nobody);
 
+/* Copy client_proc and libinfd into `dir` (world-readable), so that another user
+ * can run them even when the build tree is private (e.g. under /root); later
+ * client_spawn calls use that copy. */
+void client_proc_copy_to(const char *dir);
+
 /* Wait for a child; returns its exit status (128+signal when killed). */
 int child_wait(pid_t pid);

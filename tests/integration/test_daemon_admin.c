@@ -216,6 +216,7 @@ Test(admin, access_control_from_peer_credentials)
 	daemon_start(&dp, "{ \"access\": { \"run\": { \"users\": [], \"groups\": [] } },"
 			  "  \"models\": [ { \"name\": \"sample\", \"path\": \"builtin:sample\" } ] }",
 		     NULL);
+	client_proc_copy_to(dp.dir); /* the build tree may be private (/root/...) */
 	const char *args[] = {dp.socket, "denied", NULL};
 	pid_t kid = client_spawn(args, NULL, NULL, 1);
 	cr_assert_eq(child_wait(kid), 0, "the client as 'nobody' was not refused as expected");
@@ -226,7 +227,7 @@ Test(admin, systemd_ready_notification)
 {
 	char sock_path[] = "/tmp/infd-notify-XXXXXX";
 	cr_assert_not_null(mkdtemp(sock_path));
-	char addr[256];
+	char addr[100];
 	snprintf(addr, sizeof addr, "%s/notify", sock_path);
 	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
