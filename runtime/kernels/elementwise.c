@@ -1,18 +1,10 @@
-/* Portable elementwise kernels: unary math and activations, comparisons, logical
- * and bitwise ops, maximum/minimum, clamp, where/masked_fill, pow, rsub, remainder,
- * fmod and the rounding divisions. One broadcasting, type-promoting driver runs
- * typed row loops; operands in other dtypes are converted in blocks around them. */
-#include "util.h"
+/* Binary and selecting elementwise kernels: comparisons, logical and bitwise ops,
+ * maximum/minimum, clamp, where/masked_fill, pow, rsub, remainder, fmod, divisions;
+ * and the broadcasting, type-promoting driver that every elementwise loop runs in. */
+#include "elementwise.h"
 
 #include <math.h>
 #include <string.h>
-
-/* Loop helpers are inlined even into the AVX2 clones of their callers (a helper
- * left out of line would be compiled for the baseline target only). */
-#define EW_INLINE static inline __attribute__((always_inline))
-
-/* Dtypes the typed loops run in; float16/bfloat16 compute in float32. */
-enum ctype { CT_BOOL, CT_U8, CT_I8, CT_I16, CT_I32, CT_I64, CT_F32, CT_F64, N_CT };
 
 static int ctype_of(int dtype)
 {
@@ -29,255 +21,7 @@ static int ctype_of(int dtype)
 	}
 }
 
-/* One value in a loop dtype: a scalar operand, or a typed constant. */
-union cval {
-	uint8_t u8;
-	int8_t i8;
-	int16_t i16;
-	int32_t i32;
-	int64_t i64;
-	float f32;
-	double f64;
-};
-
-/* Per-call constants of an op, and a flag the integer divisions raise. */
-struct eparams {
-	union cval al; /* alpha of rsub, in the loop dtype */
-	float f[3];    /* op constants for float32 loops ... */
-	double d[3];   /* ... and the same for float64 loops */
-	int zero_div;  /* an integer division met a zero divisor */
-};
-
-/* Typed row loop: out[i] = f(a[i], b[i], c[i]) over n elements, strides in bytes
- * (0 = the same element throughout). Unary loops ignore b and c, binary ones c. */
-#define EW_ARGS                                                                            \
-	size_t n, char *o_, ptrdiff_t so, const char *a_, ptrdiff_t sa, const char *b_,    \
-		ptrdiff_t sb, const char *c_, ptrdiff_t sc, struct eparams *p
-typedef void (*efn)(EW_ARGS);
-
-#define EL(T, base, i, s) (*(T *)(void *)((base) + (ptrdiff_t)(i) * (s)))
-#define CEL(T, base, i, s) (*(const T *)(const void *)((base) + (ptrdiff_t)(i) * (s)))
-
-/* The loop macros give unit-stride (and, for binary and ternary ops, stride-0)
- * shapes their own functions with restrict pointers so that they vectorize; any
- * other stride takes a plain loop. PRE declares the op's constants, EXPR computes
- * one result from x (and y, and c). Out may be the same memory as an input,
- * element for element. */
-#define UNARY(NAME, TA, TO, PRE, EXPR)                                                     \
-	EW_INLINE void NAME##_c(size_t n, TO *restrict o, const TA *restrict a,      \
-				    struct eparams *p)                                     \
-	{                                                                                  \
-		PRE;                                                                       \
-		INFD_VLOOP(n, i, const TA x = a[i]; o[i] = (TO)(EXPR););                   \
-	}                                                                                  \
-	INFD_SIMD_CLONES static void NAME(EW_ARGS)                                         \
-	{                                                                                  \
-		if (so == (ptrdiff_t)sizeof(TO) && sa == (ptrdiff_t)sizeof(TA)) {        \
-			NAME##_c(n, (TO *)(void *)o_, (const TA *)(const void *)a_, p);    \
-			return;                                                            \
-		}                                                                          \
-		PRE;                                                                       \
-		for (size_t i = 0; i < n; i++) {                                           \
-			const TA x = CEL(TA, a_, i, sa);                                   \
-			EL(TO, o_, i, so) = (TO)(EXPR);                                    \
-		}                                                                          \
-	}
-
-#define BINARY(NAME, TA, TO, PRE, EXPR)                                                    \
-	EW_INLINE void NAME##_vv(size_t n, TO *restrict o, const TA *restrict a,     \
-				     const TA *restrict b, struct eparams *p)              \
-	{                                                                                  \
-		PRE;                                                                       \
-		INFD_VLOOP(n, i, const TA x = a[i]; const TA y = b[i]; o[i] = (TO)(EXPR);); \
-	}                                                                                  \
-	EW_INLINE void NAME##_vs(size_t n, TO *restrict o, const TA *restrict a,     \
-				     const TA y, struct eparams *p)                        \
-	{                                                                                  \
-		PRE;                                                                       \
-		INFD_VLOOP(n, i, const TA x = a[i]; o[i] = (TO)(EXPR););                   \
-	}                                                                                  \
-	EW_INLINE void NAME##_sv(size_t n, TO *restrict o, const TA x,               \
-				     const TA *restrict b, struct eparams *p)              \
-	{                                                                                  \
-		PRE;                                                                       \
-		INFD_VLOOP(n, i, const TA y = b[i]; o[i] = (TO)(EXPR););                   \
-	}                                                                                  \
-	INFD_SIMD_CLONES static void NAME(EW_ARGS)                                         \
-	{                                                                                  \
-		const ptrdiff_t ea = (ptrdiff_t)sizeof(TA), eo = (ptrdiff_t)sizeof(TO);   \
-		TO *o = (TO *)(void *)o_;                                                  \
-		const TA *a = (const TA *)(const void *)a_, *b = (const TA *)(const void *)b_; \
-		if (so == eo && sa == ea && sb == ea) {                                    \
-			NAME##_vv(n, o, a, b, p);                                          \
-		} else if (so == eo && sa == ea && sb == 0) {                              \
-			NAME##_vs(n, o, a, b[0], p);                                       \
-		} else if (so == eo && sa == 0 && sb == ea) {                              \
-			NAME##_sv(n, o, a[0], b, p);                                       \
-		} else {                                                                   \
-			PRE;                                                               \
-			for (size_t i = 0; i < n; i++) {                                   \
-				const TA x = CEL(TA, a_, i, sa);                           \
-				const TA y = CEL(TA, b_, i, sb);                           \
-				EL(TO, o_, i, so) = (TO)(EXPR);                            \
-			}                                                                  \
-		}                                                                          \
-	}
-
-/* c (TC) selects or bounds x and y (TA). */
-#define TERNARY(NAME, TC, TA, TO, PRE, EXPR)                                               \
-	EW_INLINE void NAME##_g(size_t n, TO *restrict o, const TC *restrict cp,     \
-				    ptrdiff_t kc, const TA *restrict xp, ptrdiff_t kx,     \
-				    const TA *restrict yp, ptrdiff_t ky, struct eparams *p) \
-	{                                                                                  \
-		PRE;                                                                       \
-		INFD_VLOOP(n, i, const TC c = cp[i * kc]; const TA x = xp[i * kx];         \
-			   const TA y = yp[i * ky]; o[i] = (TO)(EXPR););                   \
-	}                                                                                  \
-	INFD_SIMD_CLONES static void NAME(EW_ARGS)                                         \
-	{                                                                                  \
-		const ptrdiff_t ec = (ptrdiff_t)sizeof(TC), ea = (ptrdiff_t)sizeof(TA);   \
-		TO *o = (TO *)(void *)o_;                                                  \
-		const TC *cp = (const TC *)(const void *)a_;                               \
-		const TA *xp = (const TA *)(const void *)b_, *yp = (const TA *)(const void *)c_; \
-		if (so == (ptrdiff_t)sizeof(TO) && (sa == ec || sa == 0) &&                \
-		    (sb == ea || sb == 0) && (sc == ea || sc == 0)) {                      \
-			/* unit or zero strides: constant index steps the compiler can      \
-			 * specialise on */                                                 \
-			if (sa && sb && sc)                                                \
-				NAME##_g(n, o, cp, 1, xp, 1, yp, 1, p);                    \
-			else if (sa && !sb && sc)                                          \
-				NAME##_g(n, o, cp, 1, xp, 0, yp, 1, p);                    \
-			else if (sa && sb && !sc)                                          \
-				NAME##_g(n, o, cp, 1, xp, 1, yp, 0, p);                    \
-			else if (sa && !sb && !sc)                                         \
-				NAME##_g(n, o, cp, 1, xp, 0, yp, 0, p);                    \
-			else                                                               \
-				NAME##_g(n, o, cp, sa ? 1 : 0, xp, sb ? 1 : 0, yp, sc ? 1 : 0, p); \
-			return;                                                            \
-		}                                                                          \
-		PRE;                                                                       \
-		for (size_t i = 0; i < n; i++) {                                           \
-			const TC c = CEL(TC, a_, i, sa);                                   \
-			const TA x = CEL(TA, b_, i, sb), y = CEL(TA, c_, i, sc);           \
-			EL(TO, o_, i, so) = (TO)(EXPR);                                    \
-		}                                                                          \
-	}
-
-/* ---- Float math written to vectorize ------------------------------------------- */
-
-EW_INLINE uint32_t f32_bits(float f)
-{
-	union {
-		float f;
-		uint32_t u;
-	} v = {.f = f};
-	return v.u;
-}
-
-EW_INLINE float f32_from_bits(uint32_t u)
-{
-	union {
-		uint32_t u;
-		float f;
-	} v = {.u = u};
-	return v.f;
-}
-
-/* c ? a : b with both sides computed: a bit mask, so that the compiler neither
- * branches nor refuses to vectorize (it may not speculate float arithmetic). */
-EW_INLINE float sel_f32(int c, float a, float b)
-{
-	uint32_t m = 0u - (uint32_t)(c != 0);
-	return f32_from_bits((f32_bits(a) & m) | (f32_bits(b) & ~m));
-}
-
-EW_INLINE double sel_f64(int c, double a, double b)
-{
-	return c ? a : b;
-}
-
-/* e^x, branch-free (Cephes' expf polynomial with the exponent split in two
- * factors): within 2 ulp, as close as the SIMD exp PyTorch's CPU kernels use. */
-EW_INLINE float ew_expf(float x)
-{
-	x = sel_f32(x < -104.0f, -104.0f, x); /* NaN passes through both */
-	x = sel_f32(x > 89.0f, 89.0f, x);
-	const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-	float t = x * 1.44269504088896341f + magic;
-	float k = t - magic;
-	int32_t ki = (int32_t)(f32_bits(t) - 0x4b400000u); /* k as an integer (|k| <= 150) */
-	float r = x - k * 0.693359375f;
-	r = r - k * -2.12194440e-4f;
-	float z = r * r;
-	float y = 1.9875691500e-4f;
-	y = y * r + 1.3981999507e-3f;
-	y = y * r + 8.3334519073e-3f;
-	y = y * r + 4.1665795894e-2f;
-	y = y * r + 1.6666665459e-1f;
-	y = y * r + 5.0000001201e-1f;
-	y = y * z + r + 1.0f;
-	int32_t k1 = ki / 2, k2 = ki - k1;
-	return y * f32_from_bits((uint32_t)(k1 + 127) << 23) * f32_from_bits((uint32_t)(k2 + 127) << 23);
-}
-
-/* tanh: Cephes' odd polynomial below 0.625, 1 - 2 / (e^2|x| + 1) above. */
-EW_INLINE float ew_tanhf(float x)
-{
-	float ax = fabsf(x), z = x * x;
-	float s = -5.70498872745e-3f;
-	s = s * z + 2.06390887954e-2f;
-	s = s * z - 5.37397155531e-2f;
-	s = s * z + 1.33314422036e-1f;
-	s = s * z - 3.33332819422e-1f;
-	s = s * z * x + x;
-	float l = copysignf(1.0f - 2.0f / (ew_expf(2.0f * ax) + 1.0f), x);
-	return sel_f32(ax < 0.625f, s, l);
-}
-
-/* erf as PyTorch's vectorized CPU kernels compute it inside gelu (Abramowitz and
- * Stegun 7.1.26, absolute error below 1.5e-7). */
-EW_INLINE float ew_erf_as(float x)
-{
-	float ax = fabsf(x);
-	float t = 1.0f / (0.3275911f * ax + 1.0f);
-	float r = 1.061405429f;
-	r = r * t - 1.453152027f;
-	r = r * t + 1.421413741f;
-	r = r * t - 0.284496736f;
-	r = r * t + 0.254829592f;
-	return copysignf(1.0f - r * t * ew_expf(-(x * x)), x);
-}
-
-/* Round half to even (nearbyint), floor, ceil and trunc without library calls:
- * adding and removing 2^23 rounds in the current (nearest-even) mode; values of
- * 2^23 and above are integers already (and inf, NaN pass through). */
-EW_INLINE float ew_rintf(float x)
-{
-	float ax = fabsf(x);
-	float r = copysignf((ax + 8388608.0f) - 8388608.0f, x);
-	return sel_f32(ax < 8388608.0f, r, x);
-}
-
-EW_INLINE float ew_floorf(float x)
-{
-	float r = ew_rintf(x);
-	return r - sel_f32(r > x, 1.0f, 0.0f);
-}
-
-EW_INLINE float ew_ceilf(float x)
-{
-	float r = ew_rintf(x);
-	return r + sel_f32(r < x, 1.0f, -0.0f); /* -0.0 keeps ceil(-0.5) = -0 */
-}
-
-EW_INLINE float ew_truncf(float x)
-{
-	return copysignf(ew_floorf(fabsf(x)), x);
-}
-
-/* PyTorch's gelu constants and float helpers of the binary ops. */
-#define GELU_BETA 0.7978845608028654 /* sqrt(2) * 2/sqrt(pi) * 0.5 */
-#define GELU_KAPPA 0.044715
+/* ---- Float and integer helpers of the binary loops ------------------------------- */
 
 /* Python's modulo: the result takes the divisor's sign (c10 / ATen remainder). */
 #define FLOAT_DIV_HELPERS(S, T, FMOD, FLOOR, COPYSIGN)                                     \
@@ -392,39 +136,6 @@ EW_INLINE uint8_t h_powi_u8(uint8_t a, uint8_t b)
 	return (uint8_t)r;
 }
 
-/* hardsigmoid as ATen writes it, min(max(x + 3, 0), 6) / 6 (NaN propagates) */
-EW_INLINE float h_hsig_f32(float x)
-{
-	float t = x + 3.0f;
-	t = sel_f32(t < 0.0f, 0.0f, t);
-	t = sel_f32(6.0f < t, 6.0f, t);
-	return t / 6.0f;
-}
-
-EW_INLINE double h_hsig_f64(double x)
-{
-	double t = x + 3.0;
-	t = t < 0.0 ? 0.0 : t;
-	t = 6.0 < t ? 6.0 : t;
-	return t / 6.0;
-}
-
-EW_INLINE float h_hswish_f32(float x)
-{
-	float t = x + 3.0f;
-	t = sel_f32(t < 0.0f, 0.0f, t);
-	t = sel_f32(6.0f < t, 6.0f, t);
-	return x * t / 6.0f;
-}
-
-EW_INLINE double h_hswish_f64(double x)
-{
-	double t = x + 3.0;
-	t = t < 0.0 ? 0.0 : t;
-	t = 6.0 < t ? 6.0 : t;
-	return x * t / 6.0;
-}
-
 /* maximum/minimum: a NaN on either side wins (ATen propagates NaN). */
 #define INT_MINMAX(S, T, U, F)                                                             \
 	EW_INLINE T h_max_##S(T a, T b)                                                \
@@ -447,124 +158,15 @@ EW_INLINE double h_hswish_f64(double x)
 
 /* ---- Typed loops ----------------------------------------------------------------- */
 
-/* X(suffix, type, unsigned type, union cval field) */
-#define SINT_TYPES(X)                                                                      \
-	X(i8, int8_t, uint8_t, i8)                                                         \
-	X(i16, int16_t, uint16_t, i16)                                                     \
-	X(i32, int32_t, uint32_t, i32)                                                     \
-	X(i64, int64_t, uint64_t, i64)
-#define INT_TYPES(X) X(u8, uint8_t, uint8_t, u8) SINT_TYPES(X)
-#define FLOAT_TYPES(X) X(f32, float, float, f32) X(f64, double, double, f64)
-#define NUM_TYPES(X) INT_TYPES(X) FLOAT_TYPES(X)
-#define BINT_TYPES(X) X(b, uint8_t, uint8_t, u8) INT_TYPES(X)
-#define ALL_TYPES(X) BINT_TYPES(X) FLOAT_TYPES(X)
-
 BINT_TYPES(INT_MINMAX)
 FLOAT_TYPES(FLOAT_MINMAX)
 
-/* Tables of loops by ctype; NULL entries are dtypes the op refuses. */
-#define T_FLOAT(N) {[CT_F32] = N##_f32, [CT_F64] = N##_f64}
-#define T_INT(N) {[CT_U8] = N##_u8, [CT_I8] = N##_i8, [CT_I16] = N##_i16, [CT_I32] = N##_i32, [CT_I64] = N##_i64}
-#define T_NUM(N)                                                                           \
-	{[CT_U8] = N##_u8, [CT_I8] = N##_i8, [CT_I16] = N##_i16, [CT_I32] = N##_i32,       \
-	 [CT_I64] = N##_i64, [CT_F32] = N##_f32, [CT_F64] = N##_f64}
-#define T_ALL(N)                                                                           \
-	{[CT_BOOL] = N##_b, [CT_U8] = N##_u8, [CT_I8] = N##_i8, [CT_I16] = N##_i16,        \
-	 [CT_I32] = N##_i32, [CT_I64] = N##_i64, [CT_F32] = N##_f32, [CT_F64] = N##_f64}
-
-/* Float-only unary math: (name, float32 expression, float64 expression). */
-#define F_UNARY(NAME, E32, E64)                                                            \
-	UNARY(NAME##_f32, float, float, , E32)                                             \
-	UNARY(NAME##_f64, double, double, , E64)
-F_UNARY(sigmoid, 1.0f / (1.0f + ew_expf(-x)), 1.0 / (1.0 + exp(-x)))
-F_UNARY(tanh, ew_tanhf(x), tanh(x))
-F_UNARY(exp, ew_expf(x), exp(x))
-F_UNARY(log, logf(x), log(x))
-F_UNARY(sqrt, sqrtf(x), sqrt(x))
-F_UNARY(rsqrt, 1.0f / sqrtf(x), 1.0 / sqrt(x))
-F_UNARY(sin, sinf(x), sin(x))
-F_UNARY(cos, cosf(x), cos(x))
-F_UNARY(tan, tanf(x), tan(x))
-F_UNARY(asin, asinf(x), asin(x))
-F_UNARY(acos, acosf(x), acos(x))
-F_UNARY(atan, atanf(x), atan(x))
-F_UNARY(sinh, sinhf(x), sinh(x))
-F_UNARY(cosh, coshf(x), cosh(x))
-F_UNARY(asinh, asinhf(x), asinh(x))
-F_UNARY(acosh, acoshf(x), acosh(x))
-F_UNARY(atanh, atanhf(x), atanh(x))
-F_UNARY(reciprocal, 1.0f / x, 1.0 / x)
-F_UNARY(erf, erff(x), erf(x))
-F_UNARY(expm1, expm1f(x), expm1(x))
-F_UNARY(log1p, log1pf(x), log1p(x))
-F_UNARY(log2, log2f(x), log2(x))
-F_UNARY(log10, log10f(x), log10(x))
-F_UNARY(silu, x / (1.0f + ew_expf(-x)), x / (1.0 + exp(-x)))
-F_UNARY(gelu_none, x * 0.5f * (1.0f + ew_erf_as(x * (float)M_SQRT1_2)),
-	x * 0.5 * (1.0 + erf(x * M_SQRT1_2)))
-F_UNARY(gelu_tanh,
-	0.5f * x * (1.0f + ew_tanhf((float)GELU_BETA * (x + (float)GELU_KAPPA * (x * x * x)))),
-	0.5 * x * (1.0 + tanh(GELU_BETA * (x + GELU_KAPPA * (x * x * x)))))
-F_UNARY(hardsigmoid, h_hsig_f32(x), h_hsig_f64(x))
-F_UNARY(hardswish, h_hswish_f32(x), h_hswish_f64(x))
-/* pow by the exponents ATen special-cases */
-F_UNARY(square, x * x, x * x)
-F_UNARY(cube, x * x * x, x * x * x)
-F_UNARY(invsquare, 1.0f / (x * x), 1.0 / (x * x))
-
-/* Float ops with constants in p. */
-UNARY(leaky_relu_f32, float, float, const float s = p->f[0], sel_f32(x > 0, x, x * s))
-UNARY(leaky_relu_f64, double, double, const double s = p->d[0], sel_f64(x > 0, x, x * s))
-/* elu: f[0] = scale, f[1] = alpha * scale, f[2] = input_scale */
-UNARY(elu_f32, float, float, const float pc = p->f[0]; const float nc = p->f[1];
-      const float ic = p->f[2], x <= 0 ? expm1f(x * ic) * nc : x * pc)
-UNARY(elu_f64, double, double, const double pc = p->d[0]; const double nc = p->d[1];
-      const double ic = p->d[2], x <= 0 ? expm1(x * ic) * nc : x * pc)
-
-/* Rounding: integers are their own floor/ceil/round/trunc. */
-#define COPY_LOOP(S, T, U, F) UNARY(copy_##S, T, T, , x)
-BINT_TYPES(COPY_LOOP)
-F_UNARY(floor, ew_floorf(x), floor(x))
-F_UNARY(ceil, ew_ceilf(x), ceil(x))
-F_UNARY(round, ew_rintf(x), nearbyint(x))
-F_UNARY(trunc, ew_truncf(x), trunc(x))
-#define T_ROUNDING(N) {copy_b, copy_u8, copy_i8, copy_i16, copy_i32, copy_i64, N##_f32, N##_f64}
-
-/* Sign-aware unary ops on every number type. relu keeps NaN (x < 0 is false). */
-#define SINT_UNARY(S, T, U, F)                                                             \
-	UNARY(relu_##S, T, T, , x < 0 ? 0 : x)                                             \
-	UNARY(neg_##S, T, T, , (U)(0 - (U)x))                                              \
-	UNARY(abs_##S, T, T, , x < 0 ? (U)(0 - (U)x) : (U)x)                               \
-	UNARY(sign_##S, T, T, , (x > 0) - (x < 0))
-SINT_TYPES(SINT_UNARY)
-UNARY(relu_u8, uint8_t, uint8_t, , x)
-UNARY(neg_u8, uint8_t, uint8_t, , 0u - x)
-UNARY(abs_u8, uint8_t, uint8_t, , x)
-UNARY(sign_u8, uint8_t, uint8_t, , x != 0)
-F_UNARY(relu, x < 0 ? 0.0f : x, x < 0 ? 0.0 : x)
-F_UNARY(neg, -x, -x)
-F_UNARY(abs, fabsf(x), fabs(x))
-F_UNARY(sign, (float)((0 < x) - (x < 0)), (double)((0 < x) - (x < 0)))
-
-/* Predicates: any input, bool (0/1 bytes) out. */
-#define LOGICAL_NOT_LOOP(S, T, U, F) UNARY(logical_not_##S, T, uint8_t, , x == 0)
-ALL_TYPES(LOGICAL_NOT_LOOP)
-#define FALSE_LOOP(S, T, U, F) UNARY(false_##S, T, uint8_t, , x & 0)
-BINT_TYPES(FALSE_LOOP)
-UNARY(isnan_f32, float, uint8_t, , x != x)
-UNARY(isnan_f64, double, uint8_t, , x != x)
-UNARY(isinf_f32, float, uint8_t, , fabsf(x) == INFINITY)
-UNARY(isinf_f64, double, uint8_t, , fabs(x) == INFINITY)
-#define T_FLOAT_PRED(N) {false_b, false_u8, false_i8, false_i16, false_i32, false_i64, N##_f32, N##_f64}
-
 /* Bitwise ops on integers; on bools they are the logical ones. */
 #define INT_BITWISE(S, T, U, F)                                                            \
-	UNARY(bitwise_not_##S, T, T, , (U)~(U)x)                                           \
 	BINARY(bitwise_and_##S, T, T, , x & y)                                             \
 	BINARY(bitwise_or_##S, T, T, , x | y)                                              \
 	BINARY(bitwise_xor_##S, T, T, , x ^ y)
 INT_TYPES(INT_BITWISE)
-UNARY(bitwise_not_b, uint8_t, uint8_t, , x == 0)
 BINARY(bitwise_and_b, uint8_t, uint8_t, , (x != 0) & (y != 0))
 BINARY(bitwise_or_b, uint8_t, uint8_t, , (x != 0) | (y != 0))
 BINARY(bitwise_xor_b, uint8_t, uint8_t, , (x != 0) ^ (y != 0))
@@ -612,14 +214,6 @@ FLOAT_ARITH(f32, float, fmodf, floorf, truncf, powf, atan2f)
 FLOAT_ARITH(f64, double, fmod, floor, trunc, pow, atan2)
 
 /* ---- The driver ------------------------------------------------------------------ */
-
-/* An input of the loop: a tensor, or a scalar already in the loop dtype. */
-struct operand {
-	const struct infd_tensor *t; /* NULL: the scalar s */
-	union cval s;
-	int cdt; /* dtype the loop reads */
-	int pdt; /* dtype values round through first: cdt, or float16/bfloat16 */
-};
 
 #define MAX_IN 3
 #define BLOCK 256
@@ -714,8 +308,8 @@ static bool aligned(const void *p, size_t es)
 /* Broadcast the tensor operands, resize out, and run fn over every element:
  * one flat call when every operand already matches out element for element,
  * else row by row through the strided iterator. */
-static infd_status launch(const struct infd_kargs *A, efn fn, struct infd_tensor *out, int ocdt,
-			  int opdt, const struct operand *ops, uint32_t n_in, struct eparams *prm)
+infd_status infd__ew_launch(const struct infd_kargs *A, efn fn, struct infd_tensor *out, int ocdt,
+			    int opdt, const struct operand *ops, uint32_t n_in, struct eparams *prm)
 {
 	infd_status st;
 	const struct infd_tensor *ts[MAX_IN];
@@ -798,7 +392,7 @@ static bool ew_supported(int dtype)
 	return ctype_of(infd__compute_dtype(dtype)) >= 0;
 }
 
-static infd_status check_dtype(const struct infd_kargs *A, const char *what, int dtype)
+infd_status infd__ew_check_dtype(const struct infd_kargs *A, const char *what, int dtype)
 {
 	if (ew_supported(dtype))
 		return INFD_OK;
@@ -807,9 +401,9 @@ static infd_status check_dtype(const struct infd_kargs *A, const char *what, int
 }
 
 /* A result of dtype rdt may be written into out. */
-static infd_status check_out(const struct infd_kargs *A, int rdt, int odt)
+infd_status infd__ew_check_out(const struct infd_kargs *A, int rdt, int odt)
 {
-	infd_status st = check_dtype(A, "out", odt);
+	infd_status st = infd__ew_check_dtype(A, "out", odt);
 	if (st || rdt == odt || infd__can_cast(rdt, odt))
 		return st;
 	return infd__kfail(A, INFD_BAD_INPUT,
@@ -818,8 +412,8 @@ static infd_status check_out(const struct infd_kargs *A, int rdt, int odt)
 }
 
 /* The loop for dtype cdt from an op's table, or a failure naming the dtype. */
-static infd_status pick(const struct infd_kargs *A, const efn *table, int cdt, int shown,
-			efn *fn)
+infd_status infd__ew_pick(const struct infd_kargs *A, const efn *table, int cdt, int shown,
+			  efn *fn)
 {
 	int ct = ctype_of(cdt);
 	if (ct >= 0 && table[ct]) {
@@ -855,153 +449,17 @@ static union cval scalar_cval(int cdt, int pdt, const struct infd_scalar *s)
 	return c;
 }
 
-static struct operand tensor_operand(const struct infd_tensor *t, int pdt)
-{
-	return (struct operand){.t = t, .cdt = infd__compute_dtype(pdt), .pdt = pdt};
-}
-
 static struct operand scalar_operand(const struct infd_scalar *s, int pdt)
 {
 	int cdt = infd__compute_dtype(pdt);
 	return (struct operand){.t = NULL, .s = scalar_cval(cdt, pdt, s), .cdt = cdt, .pdt = pdt};
 }
 
-/* ---- Unary kernels -------------------------------------------------------------- */
-
-enum ukind {
-	UK_FLOAT,      /* float math: integer and bool inputs compute in float32 */
-	UK_FLOAT_ONLY, /* activations defined for floating inputs only */
-	UK_NUM,        /* same dtype as the input; bool refused */
-	UK_ALL,        /* same dtype as the input, bool included */
-	UK_PRED,       /* any input, bool result */
-	UK_INT,        /* integer and bool inputs only */
-};
-
-struct uop {
-	efn fns[N_CT];
-	uint8_t kind;
-};
-
-static infd_status unary_run(const struct infd_kargs *A, const struct uop *op,
-			     const struct infd_tensor *x, struct infd_tensor *out,
-			     struct eparams *prm)
-{
-	infd_status st;
-	int sdt = x->dtype, pdt = sdt;
-	if ((st = check_dtype(A, "self", sdt)))
-		return st;
-	switch (op->kind) {
-	case UK_FLOAT:
-		if (!infd__dtype_is_float(sdt))
-			pdt = INFD_DTYPE_FLOAT32;
-		break;
-	case UK_FLOAT_ONLY:
-		if (!infd__dtype_is_float(sdt))
-			return infd__kfail(A, INFD_KERNEL_FAILED,
-					   "self must be a floating-point tensor, got %s",
-					   infd_dtype_name(sdt));
-		break;
-	case UK_NUM:
-		if (sdt == INFD_DTYPE_BOOL)
-			return infd__kfail(A, INFD_KERNEL_FAILED, "bool tensors are not supported");
-		break;
-	case UK_INT:
-		if (infd__dtype_is_float(sdt))
-			return infd__kfail(A, INFD_KERNEL_FAILED,
-					   "self must be an integer or bool tensor, got %s",
-					   infd_dtype_name(sdt));
-		break;
-	default:
-		break;
-	}
-	int rdt = op->kind == UK_PRED ? INFD_DTYPE_BOOL : pdt;
-	efn fn = NULL;
-	if ((st = check_out(A, rdt, out->dtype)) ||
-	    (st = pick(A, op->fns, infd__compute_dtype(pdt), sdt, &fn)))
-		return st;
-	struct operand o = tensor_operand(x, pdt);
-	return launch(A, fn, out, infd__compute_dtype(rdt), rdt, &o, 1, prm);
-}
-
-/* [self, out, ret] */
-static infd_status unary_simple(struct infd_kernel_ctx *ctx, struct infd_evalue **args,
-				uint32_t n, const char *name, const struct uop *op)
-{
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *x;
-	struct infd_tensor *out;
-	struct eparams prm = {.zero_div = 0};
-	if ((st = infd__kargs_begin(&A, ctx, args, n, name, 3)) ||
-	    (st = infd__karg_tensor(&A, 0, "self", &x)) || (st = infd__karg_out(&A, 1, 2, &out)))
-		return st;
-	return unary_run(&A, op, x, out, &prm);
-}
-
-#define UOP(NAME, TABLE, KIND) static const struct uop op_##NAME = {TABLE, KIND};
-#define UENTRY(NAME, KEY)                                                                  \
-	infd_status infd__k_##NAME##_out(struct infd_kernel_ctx *ctx, struct infd_evalue **args, \
-					 uint32_t n)                                       \
-	{                                                                                  \
-		return unary_simple(ctx, args, n, KEY, &op_##NAME);                        \
-	}
-
-#define FLOAT_UNARY_OPS(X)                                                                 \
-	X(sigmoid) X(tanh) X(exp) X(log) X(sqrt) X(rsqrt) X(sin) X(cos) X(tan) X(asin)    \
-	X(acos) X(atan) X(sinh) X(cosh) X(asinh) X(acosh) X(atanh) X(reciprocal) X(erf)   \
-	X(expm1) X(log1p) X(log2) X(log10)
-#define DEF_FLOAT_UNARY(N) UOP(N, T_FLOAT(N), UK_FLOAT) UENTRY(N, "aten::" #N ".out")
-FLOAT_UNARY_OPS(DEF_FLOAT_UNARY)
-
-UOP(silu, T_FLOAT(silu), UK_FLOAT_ONLY)
-UENTRY(silu, "aten::silu.out")
-UOP(hardswish, T_FLOAT(hardswish), UK_FLOAT_ONLY)
-UENTRY(hardswish, "aten::hardswish.out")
-UOP(hardsigmoid, T_FLOAT(hardsigmoid), UK_FLOAT_ONLY)
-UENTRY(hardsigmoid, "aten::hardsigmoid.out")
-UOP(relu, T_NUM(relu), UK_NUM)
-UENTRY(relu, "aten::relu.out")
-UOP(neg, T_NUM(neg), UK_NUM)
-UENTRY(neg, "aten::neg.out")
-UOP(abs, T_NUM(abs), UK_NUM)
-UENTRY(abs, "aten::abs.out")
-UOP(floor, T_ROUNDING(floor), UK_NUM)
-UENTRY(floor, "aten::floor.out")
-UOP(ceil, T_ROUNDING(ceil), UK_NUM)
-UENTRY(ceil, "aten::ceil.out")
-UOP(round, T_ROUNDING(round), UK_NUM)
-UENTRY(round, "aten::round.out")
-UOP(trunc, T_ROUNDING(trunc), UK_NUM)
-UENTRY(trunc, "aten::trunc.out")
-static const struct uop op_sign = {{copy_b, sign_u8, sign_i8, sign_i16, sign_i32, sign_i64,
-				    sign_f32, sign_f64},
-				   UK_ALL};
-UENTRY(sign, "aten::sign.out")
-UOP(logical_not, T_ALL(logical_not), UK_PRED)
-UENTRY(logical_not, "aten::logical_not.out")
-UOP(isnan, T_FLOAT_PRED(isnan), UK_PRED)
-UENTRY(isnan, "aten::isnan.out")
-UOP(isinf, T_FLOAT_PRED(isinf), UK_PRED)
-UENTRY(isinf, "aten::isinf.out")
-static const struct uop op_bitwise_not = {{bitwise_not_b, bitwise_not_u8, bitwise_not_i8,
-					   bitwise_not_i16, bitwise_not_i32, bitwise_not_i64},
-					  UK_INT};
-UENTRY(bitwise_not, "aten::bitwise_not.out")
-
-UOP(leaky_relu, T_FLOAT(leaky_relu), UK_FLOAT_ONLY)
-UOP(elu, T_FLOAT(elu), UK_FLOAT_ONLY)
-UOP(gelu_none, T_FLOAT(gelu_none), UK_FLOAT_ONLY)
-UOP(gelu_tanh, T_FLOAT(gelu_tanh), UK_FLOAT_ONLY)
-UOP(square, T_FLOAT(square), UK_FLOAT)
-UOP(cube, T_FLOAT(cube), UK_FLOAT)
-UOP(invsquare, T_FLOAT(invsquare), UK_FLOAT)
-UOP(pow_sqrt, T_FLOAT(sqrt), UK_FLOAT)
-UOP(pow_rsqrt, T_FLOAT(rsqrt), UK_FLOAT)
-UOP(pow_reciprocal, T_FLOAT(reciprocal), UK_FLOAT)
+/* ---- String arguments --------------------------------------------------------- */
 
 /* A `str` or `str?` argument: *s = NULL for None (when optional). */
-static infd_status karg_str(const struct infd_kargs *A, uint32_t i, const char *name,
-			    bool optional, const char **s, uint32_t *len)
+infd_status infd__ew_karg_str(const struct infd_kargs *A, uint32_t i, const char *name,
+			      bool optional, const char **s, uint32_t *len)
 {
 	const struct infd_evalue *v = A->v[i];
 	if (optional && v->kind == INFD_VALUE_NULL) {
@@ -1017,72 +475,9 @@ static infd_status karg_str(const struct infd_kargs *A, uint32_t i, const char *
 	return INFD_OK;
 }
 
-static bool str_is(const char *s, uint32_t len, const char *want)
+bool infd__ew_str_is(const char *s, uint32_t len, const char *want)
 {
 	return len == strlen(want) && memcmp(s, want, len) == 0;
-}
-
-/* aten::gelu.out [self, approximate, out, ret] */
-infd_status infd__k_gelu_out(struct infd_kernel_ctx *ctx, struct infd_evalue **args, uint32_t n)
-{
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *x;
-	struct infd_tensor *out;
-	const char *mode;
-	uint32_t len;
-	struct eparams prm = {.zero_div = 0};
-	if ((st = infd__kargs_begin(&A, ctx, args, n, "aten::gelu.out", 4)) ||
-	    (st = infd__karg_tensor(&A, 0, "self", &x)) ||
-	    (st = karg_str(&A, 1, "approximate", false, &mode, &len)) ||
-	    (st = infd__karg_out(&A, 2, 3, &out)))
-		return st;
-	if (str_is(mode, len, "none"))
-		return unary_run(&A, &op_gelu_none, x, out, &prm);
-	if (str_is(mode, len, "tanh"))
-		return unary_run(&A, &op_gelu_tanh, x, out, &prm);
-	return infd__kfail(&A, INFD_BAD_INPUT, "approximate must be 'none' or 'tanh', got '%.*s'",
-			   (int)(len > 64 ? 64 : len), mode);
-}
-
-/* aten::leaky_relu.out [self, negative_slope, out, ret] */
-infd_status infd__k_leaky_relu_out(struct infd_kernel_ctx *ctx, struct infd_evalue **args,
-				   uint32_t n)
-{
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *x;
-	struct infd_tensor *out;
-	struct infd_scalar slope;
-	if ((st = infd__kargs_begin(&A, ctx, args, n, "aten::leaky_relu.out", 4)) ||
-	    (st = infd__karg_tensor(&A, 0, "self", &x)) ||
-	    (st = infd__karg_scalar(&A, 1, "negative_slope", &slope)) ||
-	    (st = infd__karg_out(&A, 2, 3, &out)))
-		return st;
-	struct eparams prm = {.f = {(float)slope.d}, .d = {slope.d}};
-	return unary_run(&A, &op_leaky_relu, x, out, &prm);
-}
-
-/* aten::elu.out [self, alpha, scale, input_scale, out, ret] */
-infd_status infd__k_elu_out(struct infd_kernel_ctx *ctx, struct infd_evalue **args, uint32_t n)
-{
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *x;
-	struct infd_tensor *out;
-	struct infd_scalar alpha, scale, iscale;
-	if ((st = infd__kargs_begin(&A, ctx, args, n, "aten::elu.out", 6)) ||
-	    (st = infd__karg_tensor(&A, 0, "self", &x)) ||
-	    (st = infd__karg_scalar(&A, 1, "alpha", &alpha)) ||
-	    (st = infd__karg_scalar(&A, 2, "scale", &scale)) ||
-	    (st = infd__karg_scalar(&A, 3, "input_scale", &iscale)) ||
-	    (st = infd__karg_out(&A, 4, 5, &out)))
-		return st;
-	struct eparams prm = {
-		.f = {(float)scale.d, (float)alpha.d * (float)scale.d, (float)iscale.d},
-		.d = {scale.d, alpha.d * scale.d, iscale.d},
-	};
-	return unary_run(&A, &op_elu, x, out, &prm);
 }
 
 /* ---- Binary kernels ------------------------------------------------------------- */
@@ -1107,8 +502,8 @@ static infd_status binary_run(const struct infd_kargs *A, const struct bop *op,
 			      struct infd_tensor *out, struct eparams *prm, int *pdt_out)
 {
 	infd_status st;
-	if ((at && (st = check_dtype(A, "self", at->dtype))) ||
-	    (bt && (st = check_dtype(A, "other", bt->dtype))))
+	if ((at && (st = infd__ew_check_dtype(A, "self", at->dtype))) ||
+	    (bt && (st = infd__ew_check_dtype(A, "other", bt->dtype))))
 		return st;
 	int pdt;
 	if (at && bt)
@@ -1128,16 +523,16 @@ static infd_status binary_run(const struct infd_kargs *A, const struct bop *op,
 		return infd__kfail(A, INFD_KERNEL_FAILED, "not implemented for dtype bool");
 	int rdt = op->kind == BK_CMP || op->kind == BK_LOGIC ? INFD_DTYPE_BOOL : pdt;
 	efn fn = NULL;
-	if ((st = check_out(A, rdt, out->dtype)) ||
-	    (st = pick(A, op->fns, infd__compute_dtype(pdt), pdt, &fn)))
+	if ((st = infd__ew_check_out(A, rdt, out->dtype)) ||
+	    (st = infd__ew_pick(A, op->fns, infd__compute_dtype(pdt), pdt, &fn)))
 		return st;
 	if (pdt_out)
 		*pdt_out = pdt;
 	struct operand ops[2] = {
-		at ? tensor_operand(at, pdt) : scalar_operand(as, pdt),
-		bt ? tensor_operand(bt, pdt) : scalar_operand(bs, pdt),
+		at ? infd__ew_tensor_operand(at, pdt) : scalar_operand(as, pdt),
+		bt ? infd__ew_tensor_operand(bt, pdt) : scalar_operand(bs, pdt),
 	};
-	if ((st = launch(A, fn, out, infd__compute_dtype(rdt), rdt, ops, 2, prm)))
+	if ((st = infd__ew_launch(A, fn, out, infd__compute_dtype(rdt), rdt, ops, 2, prm)))
 		return st;
 	if (prm->zero_div)
 		return infd__kfail(A, INFD_BAD_INPUT, "ZeroDivisionError: integer division by zero");
@@ -1249,15 +644,15 @@ static infd_status div_mode(struct infd_kernel_ctx *ctx, struct infd_evalue **ar
 	    (st = infd__karg_tensor(&A, 0, "self", &a)) ||
 	    (st = scalar ? infd__karg_scalar(&A, 1, "other", &bs)
 			 : infd__karg_tensor(&A, 1, "other", &b)) ||
-	    (st = karg_str(&A, 2, "rounding_mode", true, &mode, &len)) ||
+	    (st = infd__ew_karg_str(&A, 2, "rounding_mode", true, &mode, &len)) ||
 	    (st = infd__karg_out(&A, 3, 4, &out)))
 		return st;
 	const struct bop *op;
 	if (!mode)
 		op = &op_truediv;
-	else if (str_is(mode, len, "trunc"))
+	else if (infd__ew_str_is(mode, len, "trunc"))
 		op = &op_truncdiv;
-	else if (str_is(mode, len, "floor"))
+	else if (infd__ew_str_is(mode, len, "floor"))
 		op = &op_floordiv;
 	else
 		return infd__kfail(&A, INFD_BAD_INPUT,
@@ -1296,7 +691,7 @@ infd_status infd__k_rsub_scalar_out(struct infd_kernel_ctx *ctx, struct infd_eva
 	if (a->dtype == INFD_DTYPE_BOOL || other.kind == INFD_VALUE_BOOL)
 		return infd__kfail(&A, INFD_BAD_INPUT,
 				   "subtraction with a bool operand is not supported");
-	if ((st = check_dtype(&A, "self", a->dtype)))
+	if ((st = infd__ew_check_dtype(&A, "self", a->dtype)))
 		return st;
 	int pdt = infd__promote_with_scalar(a->dtype, &other);
 	if (alpha.kind == INFD_VALUE_DOUBLE && !infd__dtype_is_float(pdt))
@@ -1310,10 +705,10 @@ infd_status infd__k_rsub_scalar_out(struct infd_kernel_ctx *ctx, struct infd_eva
 	int cdt = infd__compute_dtype(pdt);
 	prm.al = scalar_cval(cdt, cdt, &alpha);
 	efn fn = NULL;
-	if ((st = check_out(&A, pdt, out->dtype)) || (st = pick(&A, fns, cdt, pdt, &fn)))
+	if ((st = infd__ew_check_out(&A, pdt, out->dtype)) || (st = infd__ew_pick(&A, fns, cdt, pdt, &fn)))
 		return st;
-	struct operand ops[2] = {tensor_operand(a, pdt), scalar_operand(&other, pdt)};
-	return launch(&A, fn, out, cdt, pdt, ops, 2, &prm);
+	struct operand ops[2] = {infd__ew_tensor_operand(a, pdt), scalar_operand(&other, pdt)};
+	return infd__ew_launch(&A, fn, out, cdt, pdt, ops, 2, &prm);
 }
 
 /* ---- pow -------------------------------------------------------------------------- */
@@ -1334,7 +729,7 @@ infd_status infd__k_pow_tensor_scalar_out(struct infd_kernel_ctx *ctx, struct in
 	    (st = infd__karg_scalar(&A, 1, "exponent", &e)) ||
 	    (st = infd__karg_out(&A, 2, 3, &out)))
 		return st;
-	if ((st = check_dtype(&A, "self", a->dtype)))
+	if ((st = infd__ew_check_dtype(&A, "self", a->dtype)))
 		return st;
 	int pdt = infd__promote_with_scalar(a->dtype, &e);
 	if (!infd__dtype_is_float(pdt)) {
@@ -1343,22 +738,9 @@ infd_status infd__k_pow_tensor_scalar_out(struct infd_kernel_ctx *ctx, struct in
 					   "integers to negative integer powers are not allowed");
 		return binary_run(&A, &op_pow, a, NULL, NULL, &e, out, &prm, NULL);
 	}
-	const struct uop *special = NULL;
-	double v = e.d;
-	if (v == 2.0)
-		special = &op_square;
-	else if (v == 3.0)
-		special = &op_cube;
-	else if (v == 0.5)
-		special = &op_pow_sqrt;
-	else if (v == -0.5)
-		special = &op_pow_rsqrt;
-	else if (v == -1.0)
-		special = &op_pow_reciprocal;
-	else if (v == -2.0)
-		special = &op_invsquare;
+	const struct uop *special = infd__ew_pow_uop(e.d);
 	if (special && infd__dtype_is_float(a->dtype))
-		return unary_run(&A, special, a, out, &prm);
+		return infd__ew_unary_run(&A, special, a, out, &prm);
 	return binary_run(&A, &op_pow, a, NULL, NULL, &e, out, &prm, NULL);
 }
 
@@ -1410,23 +792,23 @@ infd_status infd__k_where_self_out(struct infd_kernel_ctx *ctx, struct infd_eval
 	    (st = infd__karg_tensor(&A, 1, "self", &a)) ||
 	    (st = infd__karg_tensor(&A, 2, "other", &b)) || (st = infd__karg_out(&A, 3, 4, &out)))
 		return st;
-	if ((st = check_mask(&A, "condition", c, true)) || (st = check_dtype(&A, "self", a->dtype)) ||
-	    (st = check_dtype(&A, "other", b->dtype)))
+	if ((st = check_mask(&A, "condition", c, true)) || (st = infd__ew_check_dtype(&A, "self", a->dtype)) ||
+	    (st = infd__ew_check_dtype(&A, "other", b->dtype)))
 		return st;
 	int pdt = a->dtype == b->dtype ? a->dtype : infd__promote_types(a->dtype, b->dtype);
 	if (pdt < 0)
 		return infd__kfail(&A, INFD_BAD_INPUT, "cannot promote %s and %s",
 				   infd_dtype_name(a->dtype), infd_dtype_name(b->dtype));
 	efn fn = NULL;
-	if ((st = check_out(&A, pdt, out->dtype)) ||
-	    (st = pick(&A, where_fns, infd__compute_dtype(pdt), pdt, &fn)))
+	if ((st = infd__ew_check_out(&A, pdt, out->dtype)) ||
+	    (st = infd__ew_pick(&A, where_fns, infd__compute_dtype(pdt), pdt, &fn)))
 		return st;
 	struct operand ops[3] = {
 		{.t = c, .cdt = c->dtype, .pdt = c->dtype},
-		tensor_operand(a, pdt),
-		tensor_operand(b, pdt),
+		infd__ew_tensor_operand(a, pdt),
+		infd__ew_tensor_operand(b, pdt),
 	};
-	return launch(&A, fn, out, infd__compute_dtype(pdt), pdt, ops, 3, &prm);
+	return infd__ew_launch(&A, fn, out, infd__compute_dtype(pdt), pdt, ops, 3, &prm);
 }
 
 /* aten::masked_fill.Scalar_out [self, mask, value, out, ret]: where(mask, value,
@@ -1447,16 +829,16 @@ infd_status infd__k_masked_fill_scalar_out(struct infd_kernel_ctx *ctx,
 		return st;
 	int pdt = a->dtype;
 	efn fn = NULL;
-	if ((st = check_mask(&A, "mask", m, false)) || (st = check_dtype(&A, "self", pdt)) ||
-	    (st = check_out(&A, pdt, out->dtype)) ||
-	    (st = pick(&A, where_fns, infd__compute_dtype(pdt), pdt, &fn)))
+	if ((st = check_mask(&A, "mask", m, false)) || (st = infd__ew_check_dtype(&A, "self", pdt)) ||
+	    (st = infd__ew_check_out(&A, pdt, out->dtype)) ||
+	    (st = infd__ew_pick(&A, where_fns, infd__compute_dtype(pdt), pdt, &fn)))
 		return st;
 	struct operand ops[3] = {
 		{.t = m, .cdt = m->dtype, .pdt = m->dtype},
 		scalar_operand(&v, pdt),
-		tensor_operand(a, pdt),
+		infd__ew_tensor_operand(a, pdt),
 	};
-	return launch(&A, fn, out, infd__compute_dtype(pdt), pdt, ops, 3, &prm);
+	return infd__ew_launch(&A, fn, out, infd__compute_dtype(pdt), pdt, ops, 3, &prm);
 }
 
 /* clamp in dtype pdt with optional bounds (tensor or scalar operands). */
@@ -1469,16 +851,16 @@ static infd_status clamp_run(const struct infd_kargs *A, const struct infd_tenso
 		return infd__kfail(A, INFD_KERNEL_FAILED, "not implemented for dtype bool");
 	efn fn = NULL;
 	int cdt = infd__compute_dtype(pdt);
-	struct operand ops[3] = {tensor_operand(x, pdt)};
+	struct operand ops[3] = {infd__ew_tensor_operand(x, pdt)};
 	uint32_t n_in = 1;
 	const efn *table = lo && hi ? clamp_fns : lo ? maximum_fns : minimum_fns;
 	if (lo)
 		ops[n_in++] = *lo;
 	if (hi)
 		ops[n_in++] = *hi;
-	if ((st = check_out(A, pdt, out->dtype)) || (st = pick(A, table, cdt, pdt, &fn)))
+	if ((st = infd__ew_check_out(A, pdt, out->dtype)) || (st = infd__ew_pick(A, table, cdt, pdt, &fn)))
 		return st;
-	return launch(A, fn, out, cdt, pdt, ops, n_in, &prm);
+	return infd__ew_launch(A, fn, out, cdt, pdt, ops, n_in, &prm);
 }
 
 /* aten::clamp.out [self, min S?, max S?, out, ret] */
@@ -1495,7 +877,7 @@ infd_status infd__k_clamp_out(struct infd_kernel_ctx *ctx, struct infd_evalue **
 	bool has_lo = args[1]->kind != INFD_VALUE_NULL, has_hi = args[2]->kind != INFD_VALUE_NULL;
 	if ((has_lo && (st = infd__karg_scalar(&A, 1, "min", &lo))) ||
 	    (has_hi && (st = infd__karg_scalar(&A, 2, "max", &hi))) ||
-	    (st = check_dtype(&A, "self", x->dtype)))
+	    (st = infd__ew_check_dtype(&A, "self", x->dtype)))
 		return st;
 	if (!has_lo && !has_hi)
 		return infd__kfail(&A, INFD_BAD_INPUT, "at least one of 'min' or 'max' must not be None");
@@ -1527,8 +909,9 @@ infd_status infd__k_clamp_tensor_out(struct infd_kernel_ctx *ctx, struct infd_ev
 		return st;
 	if (!lo && !hi)
 		return infd__kfail(&A, INFD_BAD_INPUT, "at least one of 'min' or 'max' must not be None");
-	if ((st = check_dtype(&A, "self", x->dtype)) || (lo && (st = check_dtype(&A, "min", lo->dtype))) ||
-	    (hi && (st = check_dtype(&A, "max", hi->dtype))))
+	if ((st = infd__ew_check_dtype(&A, "self", x->dtype)) ||
+	    (lo && (st = infd__ew_check_dtype(&A, "min", lo->dtype))) ||
+	    (hi && (st = infd__ew_check_dtype(&A, "max", hi->dtype))))
 		return st;
 	int pdt = x->dtype;
 	if (lo)
@@ -1539,9 +922,9 @@ infd_status infd__k_clamp_tensor_out(struct infd_kernel_ctx *ctx, struct infd_ev
 		return infd__kfail(&A, INFD_BAD_INPUT, "cannot promote the dtypes of self, min and max");
 	struct operand olo = {0}, ohi = {0};
 	if (lo)
-		olo = tensor_operand(lo, pdt);
+		olo = infd__ew_tensor_operand(lo, pdt);
 	if (hi)
-		ohi = tensor_operand(hi, pdt);
+		ohi = infd__ew_tensor_operand(hi, pdt);
 	return clamp_run(&A, x, pdt, lo ? &olo : NULL, hi ? &ohi : NULL, out);
 }
 
@@ -1559,7 +942,7 @@ infd_status infd__k_hardtanh_out(struct infd_kernel_ctx *ctx, struct infd_evalue
 	    (st = infd__karg_tensor(&A, 0, "self", &x)) ||
 	    (st = infd__karg_scalar(&A, 1, "min_val", &lo)) ||
 	    (st = infd__karg_scalar(&A, 2, "max_val", &hi)) ||
-	    (st = infd__karg_out(&A, 3, 4, &out)) || (st = check_dtype(&A, "self", x->dtype)))
+	    (st = infd__karg_out(&A, 3, 4, &out)) || (st = infd__ew_check_dtype(&A, "self", x->dtype)))
 		return st;
 	if (x->dtype == INFD_DTYPE_BOOL)
 		return infd__kfail(&A, INFD_KERNEL_FAILED, "bool inputs are not supported");

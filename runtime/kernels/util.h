@@ -1,6 +1,7 @@
 /* Helpers shared by the portable CPU kernels: argument fetching with kind checks,
  * dtype categories, PyTorch type promotion, element conversion (half and bfloat16
- * included), broadcasting and a strided iterator over several operands. */
+ * included), broadcasting, a strided iterator over several operands, and the
+ * strided copy engine (views and copies between them, in strided.c). */
 #ifndef INFD_RUNTIME_KERNELS_UTIL_H
 #define INFD_RUNTIME_KERNELS_UTIL_H
 
@@ -276,6 +277,89 @@ typedef void (*infd_iter_row_fn)(void *user, char *const *ptrs, const ptrdiff_t 
 
 /* Walk every row of a finished iterator (nothing when numel is 0). */
 void infd__iter_rows(const struct infd_iter *it, infd_iter_row_fn fn, void *user);
+
+/* ---- Strided copies (strided.c) ------------------------------------------ */
+
+/* Views may split dims in two (repeat, pixel_shuffle), hence twice the rank. */
+#define INFD_VIEW_MAX_RANK (2 * INFD_MAX_RANK)
+
+/* A window on tensor data: logical sizes and byte strides (negative to walk
+ * backwards, 0 to repeat an element). base may be NULL for an empty view. */
+struct infd_view {
+	uint32_t rank;
+	int64_t size[INFD_VIEW_MAX_RANK];
+	ptrdiff_t stride[INFD_VIEW_MAX_RANK];
+	char *base;
+};
+
+/* The view of a whole tensor: its sizes, strides in bytes, and data. */
+void infd__view_of(struct infd_view *v, const struct infd_tensor *t);
+
+/* Row-major view of `base` with the given shape (a reinterpretation of bytes;
+ * es bytes an element). */
+void infd__view_rowmajor(struct infd_view *v, void *base, size_t es, uint32_t rank, const int32_t *sizes);
+
+/* Keep `len` entries of dim d starting at `start`, every `step`-th. */
+void infd__view_narrow(struct infd_view *v, uint32_t d, int64_t start, int64_t len, int64_t step);
+
+/* Drop dim d after moving to entry `index` of it. */
+void infd__view_select(struct infd_view *v, uint32_t d, int64_t index);
+
+/* Insert a dim of `size` entries `stride` bytes apart before dim d (the caller
+ * keeps the rank within INFD_VIEW_MAX_RANK). */
+void infd__view_insert(struct infd_view *v, uint32_t d, int64_t size, ptrdiff_t stride);
+
+/* Split dim d (size a*b) into (a, b), row-major. */
+void infd__view_split(struct infd_view *v, uint32_t d, int64_t a, int64_t b);
+
+/* Copy src (dtype sdt) into dst (dtype ddt); both views have the same sizes. The
+ * same dtype moves bytes (any dtype); different ones convert as infd__convert does
+ * (numeric dtypes only, checked by the caller). dst must not overlap src, except
+ * that it may be exactly src. */
+void infd__copy_view(const struct infd_view *dst, int ddt, const struct infd_view *src, int sdt);
+
+/* True when t's strides are the row-major ones (size-1 dims aside; an empty
+ * tensor counts as row-major). */
+bool infd__tensor_is_rowmajor(const struct infd_tensor *t);
+
+/* The parts of infd__copy_view, for kernels that copy many slices with one plan
+ * (index_select) or rows of their own (embedding). */
+
+/* How elements move: bytes of one size, or a dtype conversion. Chosen once per
+ * call; the loops never look at dtypes. */
+typedef void (*infd_copy_row_fn)(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, size_t n);
+typedef void (*infd_copy_tile_fn)(char *d, ptrdiff_t ds1, const char *s, ptrdiff_t ss0, size_t n1, size_t n0);
+
+struct infd_copier {
+	size_t es;
+	bool convert;
+	int ddt, sdt;
+	infd_copy_row_fn row;   /* strided row of n elements */
+	infd_copy_tile_fn tile; /* 2-D transpose: d[i*ds1 + j*es] = s[i*es + j*ss0] */
+};
+
+/* The copier from dtype sdt to dtype ddt. */
+void infd__copier_init(struct infd_copier *c, int ddt, int sdt);
+
+/* Copy n elements from s (byte stride ss) to d (byte stride ds). */
+void infd__copier_row(const struct infd_copier *c, char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
+		      size_t n);
+
+/* A copy loop nest: dims ordered by the destination's strides (largest outermost),
+ * size-1 dims dropped and dims that both sides walk as one merged. */
+struct infd_walk {
+	uint32_t rank;
+	int64_t size[INFD_VIEW_MAX_RANK];
+	ptrdiff_t ds[INFD_VIEW_MAX_RANK], ss[INFD_VIEW_MAX_RANK];
+};
+
+/* Plan the copy of src into dst (same sizes; es: element size of the copier).
+ * False when there is nothing to copy. */
+bool infd__walk_plan(struct infd_walk *w, const struct infd_view *dst, const struct infd_view *src, size_t es);
+
+/* Run a planned copy from s to d (the base pointers of the two views, or of
+ * others with the same strides). */
+void infd__walk_run(const struct infd_walk *w, const struct infd_copier *c, char *d, const char *s);
 
 /* ---- Kernel entry points (the kernel files, listed in table.c) -------- */
 
