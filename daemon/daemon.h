@@ -131,9 +131,7 @@ struct infd_daemon {
 	pthread_mutex_t ready_lock;
 	struct infd_conn *ready_head, *ready_tail;
 	uv_async_t ready_async;
-	/* worker completions (nng path) */
-	pthread_mutex_t done_lock;
-	struct infd_job *done_head, *done_tail;
+	/* wakes the loop when a finished request may let a model or session go */
 	uv_async_t done_async;
 	/* client pipes that went away */
 	pthread_mutex_t gone_lock;
@@ -216,6 +214,11 @@ uint32_t infd__sched_depth(struct infd_daemon *d);
 
 /* handlers.c */
 void infd__handle_request(struct infd_daemon *d, struct infd_conn *c);
+/* Send the reply of a finished nng request and free the job. Any thread. */
 void infd__handle_job_done(struct infd_daemon *d, struct infd_job *job);
+/* The RUN fast path, on the nng thread that received the request: a well-formed
+ * RUN on the caller's own idle session goes straight to the scheduler. Returns
+ * false (having touched nothing) for everything else, which the loop handles. */
+bool infd__handle_run_fast(struct infd_daemon *d, struct infd_conn *c);
 
 #endif

@@ -119,6 +119,47 @@ static void handle_run(struct infd_daemon *d, struct infd_conn *c, const uint8_t
 	}
 }
 
+bool infd__handle_run_fast(struct infd_daemon *d, struct infd_conn *c)
+{
+	const uint8_t *data = nng_msg_body(c->msg);
+	size_t size = nng_msg_len(c->msg);
+	struct infd_msg_header h;
+	struct infd_run_request rq;
+	char why[256];
+	if (d->shutting_down || infd__proto_get_header(data, size, &h, why, sizeof why) || h.type != INFD_MSG_RUN ||
+	    infd__proto_get_run_request(data + INFD_PROTO_HEADER_SIZE, h.length, &rq, why, sizeof why))
+		return false;
+	struct infd_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return false;
+	bool taken = false;
+	pthread_mutex_lock(&d->session_lock);
+	struct infd_session *s = infd__session_find(d, rq.session);
+	bool idle = false;
+	if (s && s->uid == c->uid && s->model->state == INFD_MODEL_READY &&
+	    atomic_compare_exchange_strong(&s->busy, &idle, true))
+		taken = true;
+	pthread_mutex_unlock(&d->session_lock);
+	if (!taken) {
+		free(job);
+		return false;
+	}
+	/* busy now keeps the session alive until the job is done. */
+	job->session = s;
+	job->conn = c;
+	job->priority = rq.priority;
+	if (rq.timeout_ms)
+		job->deadline_ns = infd__now_ns() + (uint64_t)rq.timeout_ms * 1000000u;
+	if (infd__sched_submit(d, job) != INFD_OK) {
+		atomic_store(&s->busy, false);
+		free(job);
+		return false; /* the loop answers BUSY or SHUTTING_DOWN */
+	}
+	nng_msg_free(c->msg);
+	c->msg = NULL;
+	return true;
+}
+
 void infd__handle_job_done(struct infd_daemon *d, struct infd_job *job)
 {
 	struct infd_conn *c = job->conn;

@@ -58,23 +58,16 @@ static void run_job(struct infd_daemon *d, struct infd_job *job)
 	 * doorbell thread waits out this short window instead of answering BUSY). */
 	atomic_store(&s->busy, false);
 	atomic_fetch_sub(&s->model->inflight, 1);
-	if (doorbell) {
-		/* The loop only needs to hear about doorbell requests when someone waits
-		 * for the model to go idle. */
+	/* nng requests are answered right here (nng contexts may be used from any
+	 * thread); the job no longer refers to the session. */
+	if (doorbell)
 		free(job);
-		if (notify)
-			uv_async_send(&d->done_async);
-		return;
-	}
-	pthread_mutex_lock(&d->done_lock);
-	job->next = NULL;
-	if (d->done_tail)
-		d->done_tail->next = job;
 	else
-		d->done_head = job;
-	d->done_tail = job;
-	pthread_mutex_unlock(&d->done_lock);
-	uv_async_send(&d->done_async);
+		infd__handle_job_done(d, job);
+	/* The loop only needs to hear about it when someone waits for the model or
+	 * the session to go idle. */
+	if (notify)
+		uv_async_send(&d->done_async);
 }
 
 static void *worker_main(void *arg)

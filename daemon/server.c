@@ -127,6 +127,8 @@ static void conn_cb(void *arg)
 	c->gid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &v) == 0 ? (gid_t)v : (gid_t)-1;
 	c->pid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &v) == 0 ? (pid_t)v : 0;
 	c->pipe_id = nng_pipe_id(p) > 0 ? (uint32_t)nng_pipe_id(p) : 0;
+	if (infd__handle_run_fast(d, c))
+		return; /* the worker replies */
 	pthread_mutex_lock(&d->ready_lock);
 	c->next_ready = NULL;
 	if (d->ready_tail)
@@ -245,22 +247,10 @@ static void on_ready(uv_async_t *h)
 	}
 }
 
+/* A request finished on a model being unloaded or a closing session. */
 static void on_done(uv_async_t *h)
 {
 	struct infd_daemon *d = h->data;
-	for (;;) {
-		pthread_mutex_lock(&d->done_lock);
-		struct infd_job *job = d->done_head;
-		if (job) {
-			d->done_head = job->next;
-			if (!d->done_head)
-				d->done_tail = NULL;
-		}
-		pthread_mutex_unlock(&d->done_lock);
-		if (!job)
-			break;
-		infd__handle_job_done(d, job);
-	}
 	infd__model_check_unloads(d);
 	infd__sessions_sweep(d);
 }
@@ -505,7 +495,6 @@ int infd__daemon_run(const char *config_path, const char *socket_override, bool 
 		goto out_print;
 	uv_loop_init(&d->loop);
 	pthread_mutex_init(&d->ready_lock, NULL);
-	pthread_mutex_init(&d->done_lock, NULL);
 	pthread_mutex_init(&d->gone_lock, NULL);
 	pthread_mutex_init(&d->session_lock, NULL);
 	uv_async_init(&d->loop, &d->ready_async, on_ready);
