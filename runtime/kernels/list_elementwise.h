@@ -1,4 +1,5 @@
-/* Kernels of elementwise.c: INFD_KERNEL(key, argument count, function). */
+/* Elementwise kernels: unary math and activations (gelu, leaky_relu and elu too) in
+ * unary.c, the rest in elementwise.c. INFD_KERNEL(key, argument count, function). */
 /* unary math and activations: [self, out, ret] */
 INFD_KERNEL("aten::relu.out", 3, infd__k_relu_out)
 INFD_KERNEL("aten::sigmoid.out", 3, infd__k_sigmoid_out)

@@ -1,4 +1,5 @@
-/* Kernels of reduce.c: INFD_KERNEL(key, argument count, function). */
+/* Reductions (reduce.c), softmax (softmax.c), normalizations (norm.c) and pooling
+ * (pool.c): INFD_KERNEL(key, argument count, function). */
 INFD_KERNEL("aten::sum.IntList_out", 6, infd__k_sum_intlist_out)
 INFD_KERNEL("aten::sum.out", 4, infd__k_sum_out)
 INFD_KERNEL("aten::mean.out", 6, infd__k_mean_out)

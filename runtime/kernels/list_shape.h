@@ -1,4 +1,6 @@
-/* Kernels of shape.c: INFD_KERNEL(key, argument count, function). */
+/* Shape kernels, defined in shape_copy.c, shape_join.c, shape_create.c, shape_gather.c
+ * and prims.c (ExecuTorch and symbolic-int prims): INFD_KERNEL(key, argument count,
+ * function). */
 INFD_KERNEL("aten::view_copy.out", 4, infd__k_view_copy_out)
 INFD_KERNEL("aten::permute_copy.out", 4, infd__k_permute_copy_out)
 INFD_KERNEL("aten::transpose_copy.int_out", 5, infd__k_transpose_copy_int_out)

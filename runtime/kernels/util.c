@@ -186,6 +186,24 @@ infd_status infd__karg_double(const struct infd_kargs *a, uint32_t i, const char
 	return INFD_OK;
 }
 
+infd_status infd__karg_ret_list(const struct infd_kargs *a, uint32_t i, struct infd_tensor *const *outs,
+				uint32_t n)
+{
+	const struct infd_evalue *v = i < a->n ? a->v[i] : NULL;
+	if (!v || v->kind != INFD_VALUE_TENSOR_LIST)
+		return infd__kfail(a, INFD_KERNEL_FAILED, "argument %u (the returned list) must be a tensor list", i);
+	if (v->u.list.count != n || (n && !v->u.list.items))
+		return infd__kfail(a, INFD_KERNEL_FAILED, "the returned list holds %u tensors, expected %u",
+				   v->u.list.count, n);
+	for (uint32_t k = 0; k < n; k++) {
+		const struct infd_evalue *it = v->u.list.items[k];
+		if (!it || it->kind != INFD_VALUE_TENSOR || it->u.t != outs[k])
+			return infd__kfail(a, INFD_KERNEL_FAILED, "item %u of the returned list is not out tensor %u",
+					   k, k);
+	}
+	return INFD_OK;
+}
+
 infd_status infd__karg_int_list(const struct infd_kargs *a, uint32_t i, const char *name,
 				bool optional, int64_t *out, uint32_t max, int32_t *count)
 {

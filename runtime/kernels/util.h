@@ -125,6 +125,17 @@ static inline infd_status infd__karg_out(const struct infd_kargs *a, uint32_t i,
 	return infd__karg_out_full(a, i, ret, out);
 }
 
+/* Out tensor i of a multi-output op: its return slot is the trailing TensorList
+ * (checked with infd__karg_ret_list), not the out tensor again. */
+static inline infd_status infd__karg_out_multi(const struct infd_kargs *a, uint32_t i, struct infd_tensor **out)
+{
+	return infd__karg_out(a, i, i, out);
+}
+
+/* The TensorList return slot i of a multi-output op: the n out tensors in order. */
+infd_status infd__karg_ret_list(const struct infd_kargs *a, uint32_t i, struct infd_tensor *const *outs,
+				uint32_t n);
+
 /* Scalar (Int, Double or Bool), Int, Bool and Double arguments. */
 static inline infd_status infd__karg_scalar(const struct infd_kargs *a, uint32_t i,
 					    const char *name, struct infd_scalar *out)

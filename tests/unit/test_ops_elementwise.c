@@ -1,5 +1,5 @@
-/* Tests of the elementwise kernels (runtime/kernels/elementwise.c): every operator
- * against a plain double-precision reference on random inputs of several shapes,
+/* Tests of the elementwise kernels (runtime/kernels/elementwise.c, unary.c): every
+ * operator against a plain double-precision reference on random inputs of several shapes,
  * broadcasting, empty and rank-0 tensors, non-contiguous layouts, dtypes and
  * promotion, PyTorch's corner cases (NaN, rounding, signs of modulo), and errors. */
 #include <criterion/criterion.h>

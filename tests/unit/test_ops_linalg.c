@@ -1,5 +1,5 @@
-/* Tests of the linalg kernels (runtime/kernels/linalg.c): mm, bmm, addmm, linear
- * and convolution against plain double-precision references on random shapes
+/* Tests of the linalg kernels (runtime/kernels/linalg.c, conv.c, gemm.c): mm, bmm,
+ * addmm, linear and convolution against plain double-precision references on random shapes
  * (edges of the GEMM tiles, empty dims, strided and channels-last layouts, 1-d,
  * grouped, depthwise and transposed convolution), thread-count independence of
  * the results, and error reporting. */

@@ -1,5 +1,6 @@
-/* Tests of the reduce kernels (reduce.c): reductions, softmax, normalizations and
- * pooling against plain double-precision reference loops written here. */
+/* Tests of the reduce-family kernels (runtime/kernels/reduce.c, softmax.c, norm.c,
+ * pool.c): reductions, softmax, normalizations and pooling against plain
+ * double-precision reference loops written here. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-/* Tests of the shape kernels (runtime/kernels/shape.c): every operator against
- * index arithmetic written here, on random shapes (rank 0..5, size-0 and size-1
- * dims), random dim orders on inputs and outputs, every dtype class, plus error
- * cases that must fail with a message instead of crashing. */
+/* Tests of the shape kernels (runtime/kernels/shape_{copy,join,create,gather}.c and
+ * prims.c): every operator against index arithmetic written here, on random shapes
+ * (rank 0..5, size-0 and size-1 dims), random dim orders on inputs and outputs, every
+ * dtype class, plus error cases that must fail with a message instead of crashing. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
