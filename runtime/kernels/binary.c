@@ -257,14 +257,7 @@ static void to_compute(const struct plan *p, char *dst, const char *src, int sdt
 /* And back into the out dtype, rounding through a float16/bfloat16 result type. */
 static void from_compute(const struct plan *p, char *dst, ptrdiff_t ds, const char *src, size_t n)
 {
-	ptrdiff_t cs = (ptrdiff_t)infd_dtype_size(p->cdt);
-	if (p->pdt != p->cdt && p->odt != p->pdt) {
-		uint16_t tmp[BLOCK];
-		infd__convert(tmp, p->pdt, 2, src, p->cdt, cs, n);
-		infd__convert(dst, p->odt, ds, tmp, p->pdt, 2, n);
-		return;
-	}
-	infd__convert(dst, p->odt, ds, src, p->cdt, cs, n);
+	infd__convert_result(dst, p->odt, ds, src, p->cdt, p->pdt, n);
 }
 
 static void row(void *user, char *const *ptr, const ptrdiff_t *st, size_t n)

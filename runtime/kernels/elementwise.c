@@ -246,14 +246,7 @@ static void conv_in(const struct eplan *p, uint32_t k, char *dst, const char *sr
 /* Output block into the out dtype, rounding through a float16/bfloat16 result. */
 static void conv_out(const struct eplan *p, char *dst, ptrdiff_t ds, const char *src, size_t n)
 {
-	ptrdiff_t cs = (ptrdiff_t)infd_dtype_size(p->ocdt);
-	if (p->opdt != p->ocdt && p->odt != p->opdt) {
-		uint16_t tmp[BLOCK];
-		infd__convert(tmp, p->opdt, 2, src, p->ocdt, cs, n);
-		infd__convert(dst, p->odt, ds, tmp, p->opdt, 2, n);
-		return;
-	}
-	infd__convert(dst, p->odt, ds, src, p->ocdt, cs, n);
+	infd__convert_result(dst, p->odt, ds, src, p->ocdt, p->opdt, n);
 }
 
 static void erow(void *user, char *const *ptr, const ptrdiff_t *st, size_t n)

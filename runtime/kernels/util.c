@@ -838,3 +838,20 @@ void infd__iter_rows(const struct infd_iter *it, infd_iter_row_fn fn, void *user
 			return;
 	}
 }
+
+void infd__convert_result(void *dst, int odt, ptrdiff_t ds, const void *src, int cdt, int pdt, size_t n)
+{
+	ptrdiff_t cs = (ptrdiff_t)infd_dtype_size(cdt);
+	if (pdt == cdt || odt == pdt) {
+		infd__convert(dst, odt, ds, src, cdt, cs, n);
+		return;
+	}
+	/* Through pdt (2-byte float types) in blocks. */
+	uint16_t tmp[256];
+	for (size_t done = 0; done < n;) {
+		size_t m = n - done < 256 ? n - done : 256;
+		infd__convert(tmp, pdt, 2, (const char *)src + (ptrdiff_t)done * cs, cdt, cs, m);
+		infd__convert((char *)dst + (ptrdiff_t)done * ds, odt, ds, tmp, pdt, 2, m);
+		done += m;
+	}
+}

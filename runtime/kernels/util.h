@@ -240,6 +240,13 @@ uint16_t infd__f32_to_bf16(float f);    /* round to nearest even */
 bool infd__convert(void *dst, int ddt, ptrdiff_t ds, const void *src, int sdt, ptrdiff_t ss,
 		   size_t n);
 
+/* Store n results computed in dtype `cdt` (contiguous at src) into `dst` of dtype
+ * `odt` (byte stride ds), rounding through the operation's result dtype `pdt`
+ * first when that differs from both (a float16/bfloat16 result computed in
+ * float32 and stored into a wider out is rounded to float16/bfloat16 first, as
+ * PyTorch does). */
+void infd__convert_result(void *dst, int odt, ptrdiff_t ds, const void *src, int cdt, int pdt, size_t n);
+
 /* One element at p as double / int64 (via infd__convert's rules). */
 double infd__load_double(const void *p, int dtype);
 int64_t infd__load_int(const void *p, int dtype);
