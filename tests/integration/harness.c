@@ -1,7 +1,7 @@
 /* Integration-test harness (see harness.h). */
 #include "harness.h"
 
-#include <criterion/criterion.h>
+#include "check.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * models, shared-memory sessions over the doorbell and over nng, clients that
  * die mid-request, hostile messages, bad configs, unload/reload under load,
  * access control and systemd readiness. */
-#include <criterion/criterion.h>
+#include "check.h"
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* Operating the real daemon: configuration errors with line and field, SIGHUP,
  * unload and reload while clients keep running requests, access control from
  * peer credentials, systemd readiness, and infctl on top of it all. */
-#include <criterion/criterion.h>
+#include "check.h"
 #include <jansson.h>
 #include <pthread.h>
 #include <pwd.h>
