@@ -167,6 +167,33 @@ static infd_status decode_segments(struct decoder *d, const struct infd_fb_table
 	return INFD_OK;
 }
 
+/* A SubsegmentOffsets table: blob k (k >= 1) starts at offsets[k] inside segment
+ * `seg`; entry 0 is the reserved placeholder. Fills pointers and the bytes
+ * available from each start, and the segment's size. */
+static infd_status resolve_subsegments(struct decoder *d, const char *what, uint32_t seg, const struct infd_fb_vec *offs,
+				       const uint8_t ***starts, uint64_t **avail, uint64_t *seg_bytes)
+{
+	struct infd_program *p = &d->impl->pub;
+	const uint8_t *base;
+	if (seg >= p->n_segments)
+		return infd__fail(d->err, INFD_BAD_FORMAT, "%s: segment_index %u out of range (%u segments)", what, seg,
+				  p->n_segments);
+	uint64_t size = d->segment_size[seg];
+	TRY(segment_range(d, seg, 0, size, what, &base));
+	*seg_bytes = size;
+	ALLOC_OR_FAIL(*starts, d, offs->count, const uint8_t *);
+	ALLOC_OR_FAIL(*avail, d, offs->count, uint64_t);
+	for (uint32_t k = 1; k < offs->count; k++) {
+		uint64_t o = infd__fb_vec_u64(&d->fb, offs, k);
+		if (o > size)
+			return infd__fail(d->err, INFD_BAD_FORMAT, "%s.offsets[%u] = %llu lies past the %llu-byte segment",
+					  what, k, (unsigned long long)o, (unsigned long long)size);
+		(*starts)[k] = base + o;
+		(*avail)[k] = size - o;
+	}
+	return INFD_OK;
+}
+
 static infd_status decode_constants(struct decoder *d, const struct infd_fb_table *root)
 {
 	struct infd_program *p = &d->impl->pub;
@@ -185,26 +212,9 @@ static infd_status decode_constants(struct decoder *d, const struct infd_fb_tabl
 			return infd__fail(d->err, INFD_BAD_FORMAT,
 					  "Program: both constant_buffer (%u entries) and constant_segment (%u offsets) hold constants",
 					  legacy.count, offs.count);
-		if (seg >= p->n_segments)
-			return infd__fail(d->err, INFD_BAD_FORMAT,
-					  "Program.constant_segment: segment_index %u out of range (%u segments)", seg,
-					  p->n_segments);
-		uint64_t size = d->segment_size[seg];
-		const uint8_t *base;
-		TRY(segment_range(d, seg, 0, size, "Program.constant_segment", &base));
+		TRY(resolve_subsegments(d, "Program.constant_segment", seg, &offs, &p->constants, &p->constant_avail,
+					&p->constant_segment_bytes));
 		p->n_constants = offs.count;
-		p->constant_segment_bytes = size;
-		ALLOC_OR_FAIL(p->constants, d, offs.count, const uint8_t *);
-		ALLOC_OR_FAIL(p->constant_avail, d, offs.count, uint64_t);
-		for (uint32_t k = 1; k < offs.count; k++) {
-			uint64_t o = infd__fb_vec_u64(&d->fb, &offs, k);
-			if (o > size)
-				return infd__fail(d->err, INFD_BAD_FORMAT,
-						  "Program.constant_segment.offsets[%u] = %llu lies past the %llu-byte segment",
-						  k, (unsigned long long)o, (unsigned long long)size);
-			p->constants[k] = base + o;
-			p->constant_avail[k] = size - o;
-		}
 		return INFD_OK;
 	}
 	p->constants_legacy = legacy.count > 0;
@@ -240,25 +250,10 @@ static infd_status decode_mutable(struct decoder *d, const struct infd_fb_table 
 	TRY(infd__fb_vector(&d->fb, &t, 1, "offsets", 8, 8, true, &offs, d->err));
 	if (offs.count <= 1)
 		return INFD_OK;
-	const uint8_t *base;
-	if (seg >= p->n_segments)
-		return infd__fail(d->err, INFD_BAD_FORMAT,
-				  "Program.mutable_data_segments[0]: segment_index %u out of range (%u segments)", seg,
-				  p->n_segments);
-	uint64_t size = d->segment_size[seg];
-	TRY(segment_range(d, seg, 0, size, "Program.mutable_data_segments[0]", &base));
+	uint64_t size;
+	TRY(resolve_subsegments(d, "Program.mutable_data_segments[0]", seg, &offs, &p->mutable_data, &p->mutable_avail,
+				&size));
 	p->n_mutable = offs.count;
-	ALLOC_OR_FAIL(p->mutable_data, d, offs.count, const uint8_t *);
-	ALLOC_OR_FAIL(p->mutable_avail, d, offs.count, uint64_t);
-	for (uint32_t k = 1; k < offs.count; k++) {
-		uint64_t o = infd__fb_vec_u64(&d->fb, &offs, k);
-		if (o > size)
-			return infd__fail(d->err, INFD_BAD_FORMAT,
-					  "Program.mutable_data_segments[0].offsets[%u] = %llu lies past the %llu-byte segment",
-					  k, (unsigned long long)o, (unsigned long long)size);
-		p->mutable_data[k] = base + o;
-		p->mutable_avail[k] = size - o;
-	}
 	return INFD_OK;
 }
 
