@@ -3,6 +3,7 @@
 
 #include "check.h"
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -103,6 +104,19 @@ void daemon_start(struct daemon_proc *dp, const char *config_text, const char *c
 	cr_assert_fail("infd did not listen on %s within 10 s:\n%s", dp->socket, daemon_log(dp));
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Remove the temporary directory once the daemon is gone (kept when a test
+ * fails, since the failure path never gets here: its log stays for reading). */
+static void remove_dir(struct daemon_proc *dp)
+{
+	if (dp->dir[0])
+		nftw(dp->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int daemon_stop(struct daemon_proc *dp)
 {
 	if (dp->pid <= 0)
@@ -112,7 +126,10 @@ int daemon_stop(struct daemon_proc *dp)
 	for (int i = 0; i < 1000; i++) {
 		if (waitpid(dp->pid, &st, WNOHANG) == dp->pid) {
 			dp->pid = 0;
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			if (code == 0)
+				remove_dir(dp);
+			return code;
 		}
 		struct timespec ts = {0, 10 * 1000000};
 		nanosleep(&ts, NULL);
