@@ -19,6 +19,7 @@ if [ ! -f build-asan/build.ninja ]; then
 fi
 meson compile -C build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 if ! meson test -C build-asan --num-processes "$jobs" --print-errorlogs --timeout-multiplier 3; then
 	# A Criterion test can hang under the sanitizers when Criterion forks a worker
 	# while its own nanomsg thread holds the sanitizer's allocator lock (GCC 12's
