@@ -65,22 +65,33 @@ static infd_status run_mm(const struct infd_kargs *A, struct mm_batch *mb, struc
 	return st;
 }
 
+/* The shared start of mm.out and bmm.out [self, mat2, out, ret]: float32
+ * operands of the given rank. */
+static infd_status matmul_args(struct infd_kargs *A, struct infd_kernel_ctx *ctx, struct infd_evalue **args,
+			       uint32_t n, const char *key, uint32_t rank, const struct infd_tensor **a,
+			       const struct infd_tensor **b, struct infd_tensor **out)
+{
+	infd_status st;
+	if ((st = infd__kargs_begin(A, ctx, args, n, key, 4)) || (st = infd__karg_tensor(A, 0, "self", a)) ||
+	    (st = infd__karg_tensor(A, 1, "mat2", b)) || (st = infd__karg_out(A, 2, 3, out)) ||
+	    (st = infd__gemm_need_f32(A, *a, "self")) || (st = infd__gemm_need_f32(A, *b, "mat2")) ||
+	    (st = infd__gemm_need_f32(A, *out, "out")))
+		return st;
+	char da[160], db[160];
+	if ((*a)->rank != rank || (*b)->rank != rank)
+		return infd__kfail(A, INFD_BAD_INPUT, "self %s and mat2 %s must both be %u-D",
+				   describe(*a, da, sizeof da), describe(*b, db, sizeof db), rank);
+	return INFD_OK;
+}
+
 infd_status infd__k_mm_out(struct infd_kernel_ctx *ctx, struct infd_evalue **args, uint32_t n)
 {
 	struct infd_kargs A;
 	const struct infd_tensor *a, *b;
 	struct infd_tensor *out;
 	infd_status st;
-	if ((st = infd__kargs_begin(&A, ctx, args, n, "aten::mm.out", 4)) ||
-	    (st = infd__karg_tensor(&A, 0, "self", &a)) ||
-	    (st = infd__karg_tensor(&A, 1, "mat2", &b)) || (st = infd__karg_out(&A, 2, 3, &out)) ||
-	    (st = infd__gemm_need_f32(&A, a, "self")) || (st = infd__gemm_need_f32(&A, b, "mat2")) ||
-	    (st = infd__gemm_need_f32(&A, out, "out")))
+	if ((st = matmul_args(&A, ctx, args, n, "aten::mm.out", 2, &a, &b, &out)))
 		return st;
-	char da[160], db[160];
-	if (a->rank != 2 || b->rank != 2)
-		return infd__kfail(&A, INFD_BAD_INPUT, "self %s and mat2 %s must both be 2-D",
-				   describe(a, da, sizeof da), describe(b, db, sizeof db));
 	if (a->sizes[1] != b->sizes[0])
 		return infd__kfail(&A, INFD_BAD_INPUT,
 				   "self and mat2 shapes cannot be multiplied (%dx%d and %dx%d)",
@@ -104,16 +115,8 @@ infd_status infd__k_bmm_out(struct infd_kernel_ctx *ctx, struct infd_evalue **ar
 	const struct infd_tensor *a, *b;
 	struct infd_tensor *out;
 	infd_status st;
-	if ((st = infd__kargs_begin(&A, ctx, args, n, "aten::bmm.out", 4)) ||
-	    (st = infd__karg_tensor(&A, 0, "self", &a)) ||
-	    (st = infd__karg_tensor(&A, 1, "mat2", &b)) || (st = infd__karg_out(&A, 2, 3, &out)) ||
-	    (st = infd__gemm_need_f32(&A, a, "self")) || (st = infd__gemm_need_f32(&A, b, "mat2")) ||
-	    (st = infd__gemm_need_f32(&A, out, "out")))
+	if ((st = matmul_args(&A, ctx, args, n, "aten::bmm.out", 3, &a, &b, &out)))
 		return st;
-	char da[160], db[160];
-	if (a->rank != 3 || b->rank != 3)
-		return infd__kfail(&A, INFD_BAD_INPUT, "self %s and mat2 %s must both be 3-D",
-				   describe(a, da, sizeof da), describe(b, db, sizeof db));
 	if (a->sizes[0] != b->sizes[0])
 		return infd__kfail(&A, INFD_BAD_INPUT,
 				   "self and mat2 must have the same number of batches (%d and %d)",
