@@ -23,7 +23,9 @@ struct infd_device_info {
  * may keep pointers to it from prepare to release. */
 struct infd_partition_desc {
 	const struct infd_method_def *method;
+	const struct infd_program *program; /* owns the constant data and named data */
 	struct infd_evalue *values;
+	uint32_t chain, first; /* the partition is instructions [first, first + n_instrs) of chain */
 	uint32_t n_instrs;
 	const struct infd_instr_def *const *instrs;
 	const struct infd_delegate_def *delegate;
@@ -57,6 +59,11 @@ struct infd_backend {
 };
 
 struct infd_kernel_registry;
+
+/* Does value `v` escape the partition: is it a method output, or read by an
+ * instruction of any chain outside the partition? A backend that keeps data in
+ * its own memory must hand such values back to host memory after it runs. */
+bool infd__partition_value_escapes(const struct infd_partition_desc *part, int32_t v);
 
 /* The portable CPU backend: runs every kernel found in `reg` (borrowed; must
  * outlive the backend). Supports exactly the registered operators. */

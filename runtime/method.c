@@ -159,10 +159,78 @@ static void list_add(char *buf, size_t n, const char *name)
 	snprintf(buf + used, n - used, "%s%s", used ? ", " : "", name);
 }
 
+static bool mentions(const struct infd_method_def *def, int32_t arg, int32_t v)
+{
+	if (arg == v)
+		return true;
+	const struct infd_value_def *vd = &def->values[arg];
+	if (vd->kind != INFD_VALUE_TENSOR_LIST && vd->kind != INFD_VALUE_OPT_TENSOR_LIST)
+		return false;
+	for (uint32_t i = 0; i < vd->u.list.count; i++)
+		if (vd->u.list.indices[i] == v)
+			return true;
+	return false;
+}
+
+bool infd__partition_value_escapes(const struct infd_partition_desc *part, int32_t v)
+{
+	const struct infd_method_def *def = part->method;
+	for (uint32_t i = 0; i < def->n_outputs; i++)
+		if (def->outputs[i] == v)
+			return true;
+	for (uint32_t c = 0; c < def->n_chains; c++) {
+		const struct infd_chain_def *ch = &def->chains[c];
+		for (uint32_t k = 0; k < ch->n_instrs; k++) {
+			if (c == part->chain && k >= part->first && k < part->first + part->n_instrs)
+				continue;
+			const struct infd_instr_def *in = &ch->instrs[k];
+			if (in->kind == INFD_INSTR_KERNEL || in->kind == INFD_INSTR_DELEGATE) {
+				for (uint32_t a = 0; a < in->n_args; a++)
+					if (mentions(def, in->args[a], v))
+						return true;
+			} else if ((in->kind == INFD_INSTR_MOVE && in->a == v) ||
+				   (in->kind == INFD_INSTR_JUMP_FALSE && in->a == v)) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* The backends an instruction may go to, in order: the method's device
+ * preference list (each entry names a backend or a device kind; backends of one
+ * kind keep the runtime's order), or every backend in runtime order; the
+ * portable kernels always come last. */
+static uint32_t backend_order(const struct infd_runtime *rt, const struct infd_method_options *opt,
+			      uint32_t order[INFD_MAX_BACKENDS])
+{
+	uint32_t n = 0;
+	bool used[INFD_MAX_BACKENDS] = {false};
+	if (opt && opt->devices) {
+		for (uint32_t d = 0; d < opt->n_devices; d++)
+			for (uint32_t b = 0; b < rt->n_backends; b++)
+				if (!used[b] && (strcmp(opt->devices[d], rt->backends[b].ops->name) == 0 ||
+						 strcmp(opt->devices[d], rt->kinds[b]) == 0)) {
+					used[b] = true;
+					order[n++] = b;
+				}
+	} else {
+		for (uint32_t b = 0; b < rt->n_backends; b++) {
+			used[b] = true;
+			order[n++] = b;
+		}
+	}
+	uint32_t portable = rt->n_backends - 1;
+	if (!used[portable])
+		order[n++] = portable;
+	return n;
+}
+
 static int backend_for(const struct infd_method *m, const struct infd_instr_def *in)
 {
 	const struct infd_runtime *rt = m->rt;
-	for (uint32_t b = 0; b < rt->n_backends; b++) {
+	for (uint32_t o = 0; o < m->n_order; o++) {
+		uint32_t b = m->order[o];
 		const struct infd_backend *be = &rt->backends[b];
 		if (in->kind == INFD_INSTR_KERNEL && be->ops->supports &&
 		    be->ops->supports(be->ctx, m->def, m->values, in))
@@ -250,7 +318,10 @@ static infd_status prepare_steps(struct infd_method *m, struct infd_error *err)
 			instrs[k] = &ch->instrs[st->first + k];
 		struct infd_partition_desc desc = {
 			.method = def,
+			.program = m->prog,
 			.values = m->values,
+			.chain = st->chain,
+			.first = st->first,
 			.n_instrs = st->count,
 			.instrs = instrs,
 			.delegate = first->kind == INFD_INSTR_DELEGATE ? &def->delegates[first->a] : NULL,
@@ -285,6 +356,7 @@ infd_status infd__method_load(struct infd_runtime *rt, const struct infd_program
 	m->rt = rt;
 	m->prog = prog;
 	m->def = def;
+	m->n_order = backend_order(rt, opt, m->order);
 	infd_status st = setup_arenas(m, opt, err);
 	if (st == INFD_OK)
 		st = build_values(m, err);

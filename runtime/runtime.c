@@ -3,6 +3,7 @@
 #include "runtime.h"
 
 #include <pthreadpool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ infd_status infd__runtime_create(const struct infd_runtime_options *opt, struct 
 		return infd__fail(err, st, "cannot set up the portable kernels: %s", infd_strerror(st));
 	}
 	rt->n_backends = 1;
+	snprintf(rt->kinds[0], sizeof rt->kinds[0], "cpu");
 	*out = rt;
 	return INFD_OK;
 }
@@ -50,7 +52,13 @@ infd_status infd__runtime_add_backend(struct infd_runtime *rt, struct infd_backe
 	if (rt->n_backends >= INFD_MAX_BACKENDS)
 		return INFD_NO_MEMORY;
 	memmove(&rt->backends[1], &rt->backends[0], rt->n_backends * sizeof rt->backends[0]);
+	memmove(&rt->kinds[1], &rt->kinds[0], rt->n_backends * sizeof rt->kinds[0]);
 	rt->backends[0] = be;
+	struct infd_device_info info = {.available = true};
+	snprintf(info.kind, sizeof info.kind, "cpu");
+	if (be.ops->probe)
+		be.ops->probe(be.ctx, &info);
+	snprintf(rt->kinds[0], sizeof rt->kinds[0], "%s", info.kind);
 	rt->n_backends++;
 	return INFD_OK;
 }

@@ -26,6 +26,7 @@ struct infd_runtime {
 	struct infd_kernel_registry *registry;
 	uint32_t n_backends;
 	struct infd_backend backends[INFD_MAX_BACKENDS]; /* in preference order; portable CPU last */
+	char kinds[INFD_MAX_BACKENDS][16];            /* device kind of each backend ("cpu", "gpu", "npu") */
 };
 
 infd_status infd__runtime_create(const struct infd_runtime_options *opt, struct infd_runtime **out,
@@ -44,6 +45,13 @@ struct infd_method_options {
 	void *const *buffers;
 	const uint64_t *buffer_sizes;
 	uint32_t n_buffers;
+	/* Device preference list: backend names ("xnnpack", "vulkan", a plugin's
+	 * name) or device kinds ("npu", "gpu", "cpu"), most preferred first. Each
+	 * instruction goes to the first listed backend that supports it; the
+	 * portable CPU kernels ("cpu") are always the last resort. NULL: every
+	 * backend of the runtime, in the runtime's order. Borrowed during load. */
+	const char *const *devices;
+	uint32_t n_devices;
 };
 
 /* One step of the executor: a prepared partition on a backend, covering
@@ -68,6 +76,8 @@ struct infd_method {
 	uint32_t n_steps;
 	struct infd_step *steps;
 	int32_t **step_at; /* step_at[chain][instr] = step index starting there, or -1 */
+	uint32_t n_order;
+	uint32_t order[INFD_MAX_BACKENDS]; /* backends this method may use, most preferred first */
 	bool *input_set;
 	uint64_t instructions_executed;
 };

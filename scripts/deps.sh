@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential pkg-config meson ninja-build clang
 	libjansson-dev libcriterion-dev libpthreadpool-dev libuv1-dev libnng-dev util-linux
+	libxnnpack-dev libvulkan-dev libvulkan-volk-dev glslc mesa-vulkan-drivers
 )
 
 missing=()
