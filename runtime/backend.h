@@ -34,7 +34,7 @@ struct infd_partition_desc {
 };
 
 struct infd_backend_ops {
-	const char *name; /* short id used in config and placement: "cpu", "xnnpack", "vulkan" */
+	const char *name; /* short id used in config and placement: "portable", "xnnpack", "vulkan" */
 	/* Describe the device. Optional (NULL: available, named after the backend). */
 	infd_status (*probe)(void *ctx, struct infd_device_info *out);
 	/* Can this backend run this KERNEL instruction with these argument values? */

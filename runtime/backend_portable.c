@@ -105,7 +105,7 @@ static infd_status portable_probe(void *ctx, struct infd_device_info *out)
 }
 
 static const struct infd_backend_ops portable_ops = {
-	.name = "cpu",
+	.name = "portable",
 	.probe = portable_probe,
 	.supports = portable_supports,
 	.prepare = portable_prepare,

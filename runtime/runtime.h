@@ -48,7 +48,7 @@ struct infd_method_options {
 	/* Device preference list: backend names ("xnnpack", "vulkan", a plugin's
 	 * name) or device kinds ("npu", "gpu", "cpu"), most preferred first. Each
 	 * instruction goes to the first listed backend that supports it; the
-	 * portable CPU kernels ("cpu") are always the last resort. NULL: every
+	 * portable CPU kernels ("portable") are always the last resort. NULL: every
 	 * backend of the runtime, in the runtime's order. Borrowed during load. */
 	const char *const *devices;
 	uint32_t n_devices;

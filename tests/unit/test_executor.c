@@ -817,7 +817,7 @@ Test(executor, every_value_kind_reaches_kernels)
 	cr_assert_null(V[votl].u.list.items[1], "-1 must load as None (NULL)");
 	cr_assert_null(V[votl].u.list.items[2], "a Null value must load as None (NULL)");
 	cr_assert_float_eq(((const float *)V[t2].u.t->data)[1], -2.5f, 0);
-	cr_assert_str_eq(infd__method_placement(m, 0, 0), "cpu");
+	cr_assert_str_eq(infd__method_placement(m, 0, 0), "portable");
 
 	/* what the kernel sees */
 	execute_ok(m);
@@ -958,7 +958,7 @@ Test(executor, jump_false_bool_constant)
 		struct infd_program *p = jump_program(c == 1, false, &y);
 		struct infd_method *m = load_ok(rt, p, "forward", NULL);
 		cr_assert_null(infd__method_placement(m, 0, 0), "jumps are the executor's own");
-		cr_assert_str_eq(infd__method_placement(m, 0, 1), "cpu");
+		cr_assert_str_eq(infd__method_placement(m, 0, 1), "portable");
 		float *yd = m->values[y].u.t->data;
 		yd[0] = yd[1] = -7.0f;
 		set_f32(m, 0, 1, (const int32_t[]){2}, (const float[]){1.5f, 4}, 2);
@@ -1293,8 +1293,8 @@ Test(executor, placement_names_cpu_for_kernels)
 	struct infd_runtime *rt = rt_new();
 	struct infd_program *p = open_prog(path);
 	struct infd_method *m = load_ok(rt, p, "forward", NULL);
-	cr_assert_str_eq(infd__method_placement(m, 0, 0), "cpu");
-	cr_assert_str_eq(infd__method_placement(m, 0, 1), "cpu");
+	cr_assert_str_eq(infd__method_placement(m, 0, 0), "portable");
+	cr_assert_str_eq(infd__method_placement(m, 0, 1), "portable");
 	cr_assert_null(infd__method_placement(m, 0, 2), "past the last instruction");
 	cr_assert_null(infd__method_placement(m, 1, 0), "no such chain");
 	infd__method_free(m);
@@ -1423,7 +1423,7 @@ Test(executor, delegate_call_runs_on_the_backend_that_claims_it)
 	cr_assert_eq(fake.in, &m->values[x], "delegate args must be the method's own values");
 	cr_assert_eq(fake.out, &m->values[t]);
 	cr_assert_str_eq(infd__method_placement(m, 0, 0), "fakenpu");
-	cr_assert_str_eq(infd__method_placement(m, 0, 1), "cpu");
+	cr_assert_str_eq(infd__method_placement(m, 0, 1), "portable");
 	set_f32(m, 0, 1, s3, (const float[]){1, -2, 0.5f}, 3);
 	execute_ok(m);
 	cr_assert_eq(fake.executed, 1);

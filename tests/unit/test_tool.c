@@ -200,7 +200,7 @@ Test(tool, inspect_add_pte_json)
 	cr_assert_eq(json_integer_value(json_array_get(bufs, 0)), 48);
 	json_t *pl = json_object_get(m, "placement");
 	cr_assert(json_is_array(pl), "placement missing: %s", r.out);
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pl, 0), "backend")), "cpu");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pl, 0), "backend")), "portable");
 	json_decref(root);
 	run_free(&r);
 }
