@@ -256,7 +256,7 @@ static void *rep_main(void *arg)
 			snprintf(body, sizeof body,
 				 "{\"models\":[{\"name\":\"twice\",\"path\":\"/x.pte\",\"state\":\"ready\","
 				 "\"file_bytes\":100,\"constant_bytes\":0,\"sessions\":1,\"requests\":7,"
-				 "\"errors\":0,\"placement\":[\"cpu\"],\"generation\":1}]}");
+				 "\"errors\":0,\"placement\":[\"portable\"],\"generation\":1}]}");
 			reply(f, type, 0, body, strlen(body));
 			break;
 		case 3:

@@ -161,7 +161,7 @@ Test(tool, inspect_add_pte)
 	ASSERT_HAS(r, out, "output 0: float32[1]");
 	ASSERT_HAS(r, out, "aten::add.out");
 	ASSERT_HAS(r, out, "memory plan: 1 buffer, 48 bytes");
-	ASSERT_HAS(r, out, "[0] cpu");
+	ASSERT_HAS(r, out, "[0] portable");
 	run_free(&r);
 }
 
