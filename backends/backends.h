@@ -14,6 +14,10 @@ struct infd_backends_config {
 	bool xnnpack;              /* use XNNPACK for the operators it supports (default true) */
 	bool vulkan;               /* use a Vulkan device when one exists (default true) */
 	const char *vulkan_device; /* choose the device whose name contains this; NULL = best */
+	/* Use a software Vulkan device (lavapipe) when it is the only one. Off by
+	 * default: XNNPACK is faster on the same CPU. Naming the device in
+	 * vulkan_device also allows it. */
+	bool vulkan_software;
 	bool vulkan_fp16;          /* store GPU activations as fp16 where supported (default false) */
 	const char *cache_dir;     /* where the Vulkan pipeline cache lives; NULL = no cache */
 	const char *plugin_dir;    /* NPU delegate plugins (*.so) to load; NULL = none */

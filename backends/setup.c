@@ -58,6 +58,7 @@ void infd__backends_setup(struct infd_runtime *rt, const struct infd_backends_co
 	struct infd_backend be;
 	(void)err;
 	(void)be;
+	(void)add;
 	/* Added in reverse preference order: each goes ahead of the ones present. */
 #ifdef INFD_HAVE_XNNPACK
 	if (cfg->xnnpack) {
@@ -70,7 +71,18 @@ void infd__backends_setup(struct infd_runtime *rt, const struct infd_backends_co
 	if (cfg->vulkan) {
 		infd__error_clear(&err);
 		infd_status rc = infd__backend_vulkan_create(rt, cfg, &be, &err);
-		add(rt, cfg, "vulkan", rc, be, &err);
+		struct infd_device_info info = {.available = true};
+		if (rc == INFD_OK && be.ops->probe)
+			be.ops->probe(be.ctx, &info);
+		if (rc == INFD_OK && info.software && !cfg->vulkan_software && !cfg->vulkan_device) {
+			note(cfg, "vulkan: not used (%s is a software device; allow it with the vulkan 'software' "
+				  "setting or name it as the device)",
+			     info.name);
+			if (be.ops->destroy)
+				be.ops->destroy(be.ctx);
+		} else {
+			add(rt, cfg, "vulkan", rc, be, &err);
+		}
 	}
 #endif
 #ifdef INFD_HAVE_NPU

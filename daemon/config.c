@@ -230,9 +230,61 @@ static infd_status parse_acl(const struct parse *ps, json_t *obj, const char *na
 	return INFD_OK;
 }
 
+static const char *const default_devices[] = {"npu", "gpu", "cpu"};
+
+static infd_status get_bool(const struct parse *ps, json_t *obj, const char *key, const char *path, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return INFD_OK;
+	if (!json_is_boolean(v))
+		return bad(ps, path, "must be true or false");
+	*out = json_is_true(v);
+	return INFD_OK;
+}
+
+static infd_status get_string(const struct parse *ps, json_t *obj, const char *key, const char *path, char *out,
+			      size_t size)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return INFD_OK;
+	if (!json_is_string(v) || json_string_length(v) >= size)
+		return bad(ps, path, "must be a string shorter than %zu bytes", size);
+	snprintf(out, size, "%s", json_string_value(v));
+	return INFD_OK;
+}
+
+static infd_status parse_devices(const struct parse *ps, json_t *v, const char *path, struct infd_devices *out)
+{
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > INFD_CONFIG_MAX_DEVICES)
+		return bad(ps, path, "must be a list of 1 to %d backend names or device kinds, e.g. [\"npu\", \"gpu\", "
+				     "\"cpu\"]",
+			   INFD_CONFIG_MAX_DEVICES);
+	out->n = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach(v, i, d)
+	{
+		char ipath[96];
+		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+		if (!json_is_string(d) || json_string_length(d) == 0 || json_string_length(d) >= sizeof out->names[0] ||
+		    strspn(json_string_value(d), "abcdefghijklmnopqrstuvwxyz0123456789_.-") != json_string_length(d))
+			return bad(ps, ipath,
+				   "must be a backend name (\"xnnpack\", \"vulkan\", \"portable\", a plugin's name) "
+				   "or a device kind (\"npu\", \"gpu\", \"cpu\")");
+		snprintf(out->names[out->n++], sizeof out->names[0], "%s", json_string_value(d));
+	}
+	return INFD_OK;
+}
+
 static void defaults(struct infd_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < sizeof default_devices / sizeof *default_devices; i++)
+		snprintf(cfg->devices.names[cfg->devices.n++], sizeof cfg->devices.names[0], "%s", default_devices[i]);
+	cfg->xnnpack = true;
+	cfg->vulkan.enabled = true;
 	cfg->threads = 1;
 	cfg->workers = 2;
 	cfg->queue_depth = 64;
@@ -260,8 +312,9 @@ infd_status infd__config_parse(const char *text, const char *source, struct infd
 		st = infd__fail(err, INFD_BAD_CONFIG, "%s:1: the config must be a JSON object", source);
 		goto out;
 	}
-	static const char *const known[] = {"socket", "threads", "workers", "queue_depth", "max_sessions",
-					    "session_timeout_s", "access", "models", NULL};
+	static const char *const known[] = {"socket",	  "threads", "workers",	   "queue_depth", "max_sessions",
+					    "session_timeout_s", "access",  "models",	   "devices",	  "xnnpack",
+					    "vulkan",		  "plugin_dir", "cache_dir", NULL};
 	const char *key;
 	json_t *v;
 	json_object_foreach(root, key, v)
@@ -289,6 +342,42 @@ infd_status infd__config_parse(const char *text, const char *source, struct infd
 	    (st = get_uint(&ps, root, "max_sessions", 1, 65536, &cfg->max_sessions)) ||
 	    (st = get_uint(&ps, root, "session_timeout_s", 1, 3600, &cfg->session_timeout_s)))
 		goto out;
+	json_t *devices = json_object_get(root, "devices");
+	if (devices && (st = parse_devices(&ps, devices, "devices", &cfg->devices)))
+		goto out;
+	if ((st = get_bool(&ps, root, "xnnpack", "xnnpack", &cfg->xnnpack)) ||
+	    (st = get_string(&ps, root, "plugin_dir", "plugin_dir", cfg->plugin_dir, sizeof cfg->plugin_dir)) ||
+	    (st = get_string(&ps, root, "cache_dir", "cache_dir", cfg->cache_dir, sizeof cfg->cache_dir)))
+		goto out;
+	json_t *vk = json_object_get(root, "vulkan");
+	if (vk) {
+		if (!json_is_object(vk)) {
+			st = bad(&ps, "vulkan", "must be an object with \"enabled\", \"device\", \"software\", \"fp16\"");
+			goto out;
+		}
+		json_object_foreach(vk, key, v)
+		{
+			char path[64];
+			snprintf(path, sizeof path, "vulkan.%s", key);
+			if (strcmp(key, "enabled") && strcmp(key, "device") && strcmp(key, "software") && strcmp(key, "fp16")) {
+				st = bad(&ps, path, "unknown field (expected enabled, device, software or fp16)");
+				goto out;
+			}
+		}
+		if ((st = get_bool(&ps, vk, "enabled", "vulkan.enabled", &cfg->vulkan.enabled)) ||
+		    (st = get_bool(&ps, vk, "software", "vulkan.software", &cfg->vulkan.software)) ||
+		    (st = get_bool(&ps, vk, "fp16", "vulkan.fp16", &cfg->vulkan.fp16)) ||
+		    (st = get_string(&ps, vk, "device", "vulkan.device", cfg->vulkan.device, sizeof cfg->vulkan.device)))
+			goto out;
+	}
+	if (cfg->plugin_dir[0] && cfg->plugin_dir[0] != '/') {
+		st = bad(&ps, "plugin_dir", "must be an absolute path");
+		goto out;
+	}
+	if (cfg->cache_dir[0] && cfg->cache_dir[0] != '/') {
+		st = bad(&ps, "cache_dir", "must be an absolute path");
+		goto out;
+	}
 	json_t *access = json_object_get(root, "access");
 	if (access) {
 		if (!json_is_object(access)) {
@@ -331,8 +420,8 @@ infd_status infd__config_parse(const char *text, const char *source, struct infd
 			json_object_foreach(m, key, v)
 			{
 				snprintf(path, sizeof path, "models[%zu].%s", i, key);
-				if (strcmp(key, "name") && strcmp(key, "path")) {
-					st = bad(&ps, path, "unknown field (expected \"name\" or \"path\")");
+				if (strcmp(key, "name") && strcmp(key, "path") && strcmp(key, "devices")) {
+					st = bad(&ps, path, "unknown field (expected \"name\", \"path\" or \"devices\")");
 					goto out;
 				}
 			}
@@ -360,6 +449,10 @@ infd_status infd__config_parse(const char *text, const char *source, struct infd
 					st = bad(&ps, path, "model name '%s' is used twice", json_string_value(name));
 					goto out;
 				}
+			json_t *mdev = json_object_get(m, "devices");
+			snprintf(path, sizeof path, "models[%zu].devices", i);
+			if (mdev && (st = parse_devices(&ps, mdev, path, &mc->devices)))
+				goto out;
 			snprintf(mc->name, sizeof mc->name, "%s", json_string_value(name));
 			snprintf(mc->path, sizeof mc->path, "%s", json_string_value(file));
 			cfg->n_models++;
@@ -421,12 +514,23 @@ static json_t *acl_json(const struct infd_acl *acl)
 	return json_pack("{s:o, s:o}", "users", users, "groups", groups);
 }
 
+static json_t *devices_json(const struct infd_devices *d)
+{
+	json_t *a = json_array();
+	for (uint32_t i = 0; i < d->n; i++)
+		json_array_append_new(a, json_string(d->names[i]));
+	return a;
+}
+
 char *infd__config_to_json(const struct infd_config *cfg)
 {
 	json_t *models = json_array();
-	for (uint32_t i = 0; i < cfg->n_models; i++)
-		json_array_append_new(models, json_pack("{s:s, s:s}", "name", cfg->models[i].name, "path",
-							 cfg->models[i].path));
+	for (uint32_t i = 0; i < cfg->n_models; i++) {
+		json_t *m = json_pack("{s:s, s:s}", "name", cfg->models[i].name, "path", cfg->models[i].path);
+		if (cfg->models[i].devices.n)
+			json_object_set_new(m, "devices", devices_json(&cfg->models[i].devices));
+		json_array_append_new(models, m);
+	}
 	json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:i, s:{s:o, s:o, s:o}, s:o}", "threads", cfg->threads,
 				 "workers", cfg->workers, "queue_depth", cfg->queue_depth, "max_sessions",
 				 cfg->max_sessions, "session_timeout_s", cfg->session_timeout_s, "access", "admin",
@@ -434,6 +538,13 @@ char *infd__config_to_json(const struct infd_config *cfg)
 				 "models", models);
 	if (cfg->socket[0])
 		json_object_set_new(root, "socket", json_string(cfg->socket));
+	json_object_set_new(root, "devices", devices_json(&cfg->devices));
+	json_object_set_new(root, "xnnpack", json_boolean(cfg->xnnpack));
+	json_object_set_new(root, "vulkan",
+			    json_pack("{s:b, s:s, s:b, s:b}", "enabled", cfg->vulkan.enabled, "device", cfg->vulkan.device,
+				      "software", cfg->vulkan.software, "fp16", cfg->vulkan.fp16));
+	json_object_set_new(root, "plugin_dir", json_string(cfg->plugin_dir));
+	json_object_set_new(root, "cache_dir", json_string(cfg->cache_dir));
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;

@@ -20,9 +20,26 @@ struct infd_acl {
 	bool anyone;
 };
 
+#define INFD_CONFIG_MAX_DEVICES 8
+
+/* A device preference list: backend names ("xnnpack", "vulkan", a plugin's
+ * name) or device kinds ("npu", "gpu", "cpu"), most preferred first. */
+struct infd_devices {
+	uint32_t n;
+	char names[INFD_CONFIG_MAX_DEVICES][32];
+};
+
 struct infd_model_config {
 	char name[64];
 	char path[1024]; /* a file, or "builtin:sample" */
+	struct infd_devices devices; /* n == 0: the global default */
+};
+
+struct infd_vulkan_config {
+	bool enabled;
+	bool software; /* allow a software device (lavapipe) */
+	bool fp16;
+	char device[128]; /* substring of the device name; empty = best */
 };
 
 struct infd_config {
@@ -33,6 +50,11 @@ struct infd_config {
 	uint32_t max_sessions;
 	uint32_t session_timeout_s; /* an arena not claimed within this is dropped */
 	struct infd_acl admin, load, run;
+	struct infd_devices devices; /* default preference list */
+	bool xnnpack;
+	struct infd_vulkan_config vulkan;
+	char plugin_dir[1024]; /* NPU delegate plugins; empty = none */
+	char cache_dir[1024];  /* pipeline cache; empty = $CACHE_DIRECTORY or ~/.cache/infd */
 	uint32_t n_models;
 	struct infd_model_config models[INFD_CONFIG_MAX_MODELS];
 	char source[1024];   /* file it came from, or "(built-in default)" */

@@ -28,7 +28,14 @@ struct infd_instance {
 	struct infd_program *prog;
 	uint64_t generation;
 	char path[1024];
+	struct infd_devices devices;             /* preference list its methods are placed with */
+	const char *device_ptrs[INFD_CONFIG_MAX_DEVICES];
+	uint32_t n_placement;                    /* backends its methods use, in first-use order */
+	char placement[INFD_MAX_BACKENDS][32];
 };
+
+/* Method options that place methods of `inst` with its preference list. */
+void infd__instance_method_options(const struct infd_instance *inst, struct infd_method_options *opt);
 
 enum infd_model_state { INFD_MODEL_READY, INFD_MODEL_UNLOADING };
 
@@ -118,6 +125,7 @@ struct infd_daemon {
 	uv_loop_t loop;
 	struct infd_config cfg;
 	char config_path[1024]; /* "" when running on the built-in default */
+	char cache_dir[1024];   /* resolved pipeline-cache directory, "" = none */
 	char socket_path[1024];
 	char fd_socket_path[1040];
 	uint64_t started_ns;
@@ -177,7 +185,8 @@ void infd__reply_json(struct infd_conn *c, uint32_t type, json_t *obj); /* takes
 void infd__notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* models.c */
-infd_status infd__model_load(struct infd_daemon *d, const char *name, const char *path, struct infd_model **out,
+infd_status infd__model_load(struct infd_daemon *d, const char *name, const char *path,
+			     const struct infd_devices *devices, struct infd_model **out,
 			     struct infd_error *err);
 infd_status infd__model_reload(struct infd_daemon *d, struct infd_model *m, struct infd_error *err);
 struct infd_model *infd__model_find(struct infd_daemon *d, const char *name);

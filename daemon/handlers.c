@@ -337,7 +337,27 @@ static void handle_json(struct infd_daemon *d, struct infd_conn *c, uint32_t typ
 			infd__reply_status(c, type, INFD_SHUTTING_DOWN, "the daemon is shutting down");
 			return;
 		}
-		st = infd__model_load(d, name, path, &m, &err);
+		struct infd_devices devs = {0};
+		json_t *jd = json_object_get(req, "devices");
+		if (jd) {
+			size_t i;
+			json_t *it;
+			if (!json_is_array(jd) || json_array_size(jd) > INFD_CONFIG_MAX_DEVICES) {
+				infd__reply_status(c, type, INFD_PROTOCOL, "'devices' must be a list of at most %d names",
+						   INFD_CONFIG_MAX_DEVICES);
+				return;
+			}
+			json_array_foreach(jd, i, it)
+			{
+				if (!json_is_string(it) || json_string_length(it) == 0 ||
+				    json_string_length(it) >= sizeof devs.names[0]) {
+					infd__reply_status(c, type, INFD_PROTOCOL, "'devices[%zu]' must be a backend name or device kind", i);
+					return;
+				}
+				snprintf(devs.names[devs.n++], sizeof devs.names[0], "%s", json_string_value(it));
+			}
+		}
+		st = infd__model_load(d, name, path, &devs, &m, &err);
 		if (st)
 			infd__reply_status(c, type, st, "%s", err.msg);
 		else

@@ -19,9 +19,28 @@ void infd__instance_unref(struct infd_instance *inst)
 	}
 }
 
-/* Open and verify a program: every method must load on this daemon's backends. */
-static infd_status instance_open(struct infd_daemon *d, const char *path, struct infd_instance **out,
-				 struct infd_error *err)
+void infd__instance_method_options(const struct infd_instance *inst, struct infd_method_options *opt)
+{
+	opt->devices = inst->device_ptrs;
+	opt->n_devices = inst->devices.n;
+}
+
+static void note_placement(struct infd_instance *inst, const struct infd_method *m)
+{
+	for (uint32_t s = 0; s < m->n_steps; s++) {
+		const char *name = m->rt->backends[m->steps[s].backend].ops->name;
+		bool seen = false;
+		for (uint32_t k = 0; k < inst->n_placement && !seen; k++)
+			seen = strcmp(inst->placement[k], name) == 0;
+		if (!seen && inst->n_placement < INFD_MAX_BACKENDS)
+			snprintf(inst->placement[inst->n_placement++], sizeof inst->placement[0], "%s", name);
+	}
+}
+
+/* Open and verify a program: every method must load on this daemon's backends,
+ * placed with `devices` (NULL or empty: the configured default). */
+static infd_status instance_open(struct infd_daemon *d, const char *path, const struct infd_devices *devices,
+				 struct infd_instance **out, struct infd_error *err)
 {
 	struct infd_program *prog = NULL;
 	infd_status st;
@@ -37,19 +56,26 @@ static infd_status instance_open(struct infd_daemon *d, const char *path, struct
 		infd__program_close(prog);
 		return infd__fail(err, INFD_BAD_FORMAT, "'%s' has no methods", path);
 	}
-	for (uint32_t i = 0; i < prog->n_methods; i++) {
-		struct infd_method *m;
-		st = infd__method_load(d->rt, prog, prog->methods[i].name, NULL, &m, err);
-		if (st) {
-			infd__program_close(prog);
-			return infd__fail_prefix(err, st, "'%s': ", path);
-		}
-		infd__method_free(m);
-	}
 	struct infd_instance *inst = calloc(1, sizeof *inst);
 	if (!inst) {
 		infd__program_close(prog);
 		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
+	}
+	inst->devices = devices && devices->n ? *devices : d->cfg.devices;
+	for (uint32_t i = 0; i < inst->devices.n; i++)
+		inst->device_ptrs[i] = inst->devices.names[i];
+	struct infd_method_options opt = {0};
+	infd__instance_method_options(inst, &opt);
+	for (uint32_t i = 0; i < prog->n_methods; i++) {
+		struct infd_method *m;
+		st = infd__method_load(d->rt, prog, prog->methods[i].name, &opt, &m, err);
+		if (st) {
+			infd__program_close(prog);
+			free(inst);
+			return infd__fail_prefix(err, st, "'%s': ", path);
+		}
+		note_placement(inst, m);
+		infd__method_free(m);
 	}
 	atomic_init(&inst->refs, 1);
 	inst->live = &d->live_instances;
@@ -68,7 +94,8 @@ struct infd_model *infd__model_find(struct infd_daemon *d, const char *name)
 	return NULL;
 }
 
-infd_status infd__model_load(struct infd_daemon *d, const char *name, const char *path, struct infd_model **out,
+infd_status infd__model_load(struct infd_daemon *d, const char *name, const char *path,
+			     const struct infd_devices *devices, struct infd_model **out,
 			     struct infd_error *err)
 {
 	if (!name[0] || strlen(name) >= sizeof((struct infd_model *)0)->name)
@@ -78,7 +105,7 @@ infd_status infd__model_load(struct infd_daemon *d, const char *name, const char
 		return infd__fail(err, INFD_INVALID_ARGUMENT, "a model named '%s' is already loaded (from %s)", name,
 				  existing->inst->path);
 	struct infd_instance *inst;
-	infd_status st = instance_open(d, path, &inst, err);
+	infd_status st = instance_open(d, path, devices, &inst, err);
 	if (st)
 		return st;
 	struct infd_model *m = calloc(1, sizeof *m);
@@ -101,7 +128,7 @@ infd_status infd__model_load(struct infd_daemon *d, const char *name, const char
 infd_status infd__model_reload(struct infd_daemon *d, struct infd_model *m, struct infd_error *err)
 {
 	struct infd_instance *inst;
-	infd_status st = instance_open(d, m->inst->path, &inst, err);
+	infd_status st = instance_open(d, m->inst->path, &m->inst->devices, &inst, err);
 	if (st)
 		return st;
 	pthread_mutex_lock(&d->session_lock);
@@ -174,14 +201,17 @@ json_t *infd__model_json(struct infd_daemon *d, const struct infd_model *m, bool
 {
 	const struct infd_program *prog = m->inst->prog;
 	uint64_t planned = 0;
-	json_t *placement = json_array();
-	for (uint32_t b = 0; b < d->rt->n_backends; b++)
-		json_array_append_new(placement, json_string(d->rt->backends[b].ops->name));
+	json_t *placement = json_array(), *devices = json_array();
+	for (uint32_t b = 0; b < m->inst->n_placement; b++)
+		json_array_append_new(placement, json_string(m->inst->placement[b]));
+	for (uint32_t b = 0; b < m->inst->devices.n; b++)
+		json_array_append_new(devices, json_string(m->inst->devices.names[b]));
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:o, s:o}", "name", m->name, "path", m->inst->path,
 			      "state", m->state == INFD_MODEL_READY ? "ready" : "unloading", "file_bytes",
 			      (json_int_t)prog->size, "constant_bytes", (json_int_t)prog->constant_segment_bytes,
 			      "sessions", m->n_sessions, "generation", (json_int_t)m->inst->generation, "placement",
 			      placement, "stats", infd__stats_json((struct infd_stats *)&m->stats));
+	json_object_set_new(o, "devices", devices);
 	json_t *ms = json_array();
 	for (uint32_t i = 0; i < prog->n_methods; i++) {
 		const struct infd_method_def *md = &prog->methods[i];

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/backends.h"
 #include "daemon.h"
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -356,7 +357,7 @@ static void apply_config(struct infd_daemon *d, const struct infd_config *cfg)
 		if (m && strcmp(m->inst->path, cfg->models[k].path) != 0)
 			fprintf(stderr, "infd: model %s: a new path takes effect after 'infctl unload' + reload of the config\n",
 				m->name);
-		if (!m && infd__model_load(d, cfg->models[k].name, cfg->models[k].path, NULL, &err) != INFD_OK)
+		if (!m && infd__model_load(d, cfg->models[k].name, cfg->models[k].path, &cfg->models[k].devices, NULL, &err) != INFD_OK)
 			fprintf(stderr, "infd: model %s: %s\n", cfg->models[k].name, err.msg);
 	}
 }
@@ -404,6 +405,71 @@ static infd_status default_socket(char *out, size_t n, struct infd_error *err)
 }
 
 /* Refuse to start over a live daemon; remove a socket file a dead one left. */
+static void log_backend(void *ud, const char *line)
+{
+	(void)ud;
+	fprintf(stderr, "infd: %s\n", line);
+}
+
+/* The pipeline-cache directory: the configured one, systemd's CacheDirectory=,
+ * or the user's cache; created when missing. Empty when none can be had. */
+static void resolve_cache_dir(const struct infd_config *cfg, char *out, size_t size)
+{
+	const char *env = getenv("CACHE_DIRECTORY"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	out[0] = '\0';
+	if (cfg->cache_dir[0])
+		snprintf(out, size, "%s", cfg->cache_dir);
+	else if (env && env[0] == '/')
+		snprintf(out, size, "%s", env);
+	else if (xdg && xdg[0] == '/')
+		snprintf(out, size, "%s/infd", xdg);
+	else if (home && home[0] == '/' && geteuid() != 0)
+		snprintf(out, size, "%s/.cache/infd", home);
+	if (!out[0])
+		return;
+	/* mkdir -p, one level at a time */
+	for (char *p = out + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+				fprintf(stderr, "infd: cache directory %s: %s (no pipeline cache)\n", out, strerror(errno));
+				out[0] = '\0';
+				return;
+			}
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+}
+
+static void setup_backends(struct infd_daemon *d)
+{
+	struct infd_backends_config bc;
+	infd__backends_config_default(&bc);
+	resolve_cache_dir(&d->cfg, d->cache_dir, sizeof d->cache_dir);
+	bc.xnnpack = d->cfg.xnnpack;
+	bc.vulkan = d->cfg.vulkan.enabled;
+	bc.vulkan_software = d->cfg.vulkan.software;
+	bc.vulkan_fp16 = d->cfg.vulkan.fp16;
+	bc.vulkan_device = d->cfg.vulkan.device[0] ? d->cfg.vulkan.device : NULL;
+	bc.cache_dir = d->cache_dir[0] ? d->cache_dir : NULL;
+	bc.plugin_dir = d->cfg.plugin_dir[0] ? d->cfg.plugin_dir : NULL;
+	bc.log = log_backend;
+	infd__backends_setup(d->rt, &bc);
+	/* A preference entry that names nothing present is worth a warning: it is
+	 * probably a typo, or a device this machine lacks. */
+	for (uint32_t i = 0; i < d->cfg.devices.n; i++) {
+		const char *want = d->cfg.devices.names[i];
+		bool found = false;
+		for (uint32_t b = 0; b < d->rt->n_backends && !found; b++)
+			found = strcmp(want, d->rt->backends[b].ops->name) == 0 || strcmp(want, d->rt->kinds[b]) == 0;
+		if (!found)
+			fprintf(stderr, "infd: devices: nothing here matches '%s'; it is skipped\n", want);
+	}
+}
+
 static infd_status claim_socket(const char *path, struct infd_error *err)
 {
 	struct stat st;
@@ -493,6 +559,7 @@ int infd__daemon_run(const char *config_path, const char *socket_override, bool 
 	ropt.n_threads = d->cfg.threads;
 	if (infd__runtime_create(&ropt, &d->rt, &err) != INFD_OK)
 		goto out_print;
+	setup_backends(d);
 	uv_loop_init(&d->loop);
 	pthread_mutex_init(&d->ready_lock, NULL);
 	pthread_mutex_init(&d->gone_lock, NULL);
@@ -507,7 +574,7 @@ int infd__daemon_run(const char *config_path, const char *socket_override, bool 
 	infd__notify("STATUS=loading %u model(s)", d->cfg.n_models);
 	for (uint32_t i = 0; i < d->cfg.n_models; i++) {
 		const struct infd_model_config *mc = &d->cfg.models[i];
-		if (infd__model_load(d, mc->name, mc->path, NULL, &err) != INFD_OK) {
+		if (infd__model_load(d, mc->name, mc->path, &mc->devices, NULL, &err) != INFD_OK) {
 			fprintf(stderr, "infd: model %s: %s\n", mc->name, err.msg);
 			goto out_loop;
 		}

@@ -146,6 +146,7 @@ static infd_status build_method(struct infd_session *s, struct infd_instance *in
 		off = ALIGN64(off + md->buffer_sizes[i]);
 	}
 	struct infd_method_options opt = {.buffers = bufs, .buffer_sizes = sizes, .n_buffers = md->n_buffers};
+	infd__instance_method_options(inst, &opt);
 	struct infd_method *m;
 	infd_status st = infd__method_load(s->d->rt, inst->prog, s->method_name, &opt, &m, err);
 	if (st)

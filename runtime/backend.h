@@ -15,6 +15,7 @@ struct infd_device_info {
 	char name[128];     /* "portable CPU kernels", "llvmpipe (LLVM 15.0.6, 256 bits)" */
 	char kind[16];      /* "cpu", "gpu", "npu" */
 	bool available;
+	bool software;      /* a GPU emulated on the CPU (lavapipe, SwiftShader) */
 };
 
 /* A run of instructions given to one backend: either consecutive KERNEL calls, or

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/backends.h"
 #include "runtime/bundled.h"
 #include "runtime/runtime.h"
 
@@ -36,6 +37,14 @@ static const char usage_text[] =
 	"  -f, --full              print every element (default: the first 16)\n"
 	"      --rtol X --atol Y   verify tolerances (defaults 1e-5 and 1e-8)\n"
 	"  -j, --json              machine-readable output\n"
+	"  -d, --devices LIST      device preference, most preferred first, comma-separated\n"
+	"                          backend names or kinds (default npu,gpu,cpu)\n"
+	"  -t, --threads N         CPU threads for kernels and XNNPACK (default 1)\n"
+	"      --vulkan-device S   use the Vulkan device whose name contains S (even a\n"
+	"                          software one such as llvmpipe)\n"
+	"      --plugin-dir DIR    load NPU delegate plugins from DIR\n"
+	"      --no-xnnpack        do not lower operators to XNNPACK\n"
+	"      --no-vulkan         do not use a Vulkan device\n"
 	"  -h, --help              this text\n";
 
 struct opts {
@@ -45,7 +54,16 @@ struct opts {
 	long repeat;
 	bool full, json;
 	double rtol, atol;
+	uint32_t threads;
+	char devices_buf[256];
+	const char *devices[INFD_MAX_BACKENDS];
+	uint32_t n_devices;
+	const char *vulkan_device, *plugin_dir;
+	bool no_xnnpack, no_vulkan;
 };
+
+/* Method options carrying the device preference list (set in main). */
+static struct infd_method_options g_mopt;
 
 static int die(const char *what, const struct infd_error *e)
 {
@@ -191,7 +209,7 @@ static json_t *inspect_method_json(struct infd_runtime *rt, const struct infd_pr
 
 	struct infd_method *lm;
 	struct infd_error e = {0};
-	if (infd__method_load(rt, prog, m->name, NULL, &lm, &e) == INFD_OK) {
+	if (infd__method_load(rt, prog, m->name, &g_mopt, &lm, &e) == INFD_OK) {
 		json_t *pl = json_array();
 		for (uint32_t s = 0; s < lm->n_steps; s++) {
 			const struct infd_step *st = &lm->steps[s];
@@ -240,7 +258,7 @@ static void inspect_method_text(struct infd_runtime *rt, const struct infd_progr
 	printf("  constants: %llu bytes\n", (unsigned long long)m->constant_bytes);
 	struct infd_method *lm;
 	struct infd_error e = {0};
-	if (infd__method_load(rt, prog, m->name, NULL, &lm, &e) != INFD_OK) {
+	if (infd__method_load(rt, prog, m->name, &g_mopt, &lm, &e) != INFD_OK) {
 		printf("  placement: cannot load: %s\n", e.msg);
 		return;
 	}
@@ -528,7 +546,7 @@ static int cmd_run(struct infd_runtime *rt, const struct opts *o)
 		name = prog->n_methods == 1 || infd__program_method(prog, "forward") == NULL ? prog->methods[0].name
 											       : "forward";
 	double t0 = now_s();
-	if (infd__method_load(rt, prog, name, NULL, &m, &e) != INFD_OK) {
+	if (infd__method_load(rt, prog, name, &g_mopt, &m, &e) != INFD_OK) {
 		rc = die("load", &e);
 		goto out;
 	}
@@ -679,12 +697,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"output-dir", required_argument, NULL, 'o'}, {"repeat", required_argument, NULL, 'n'},
 		{"full", no_argument, NULL, 'f'},          {"json", no_argument, NULL, 'j'},
 		{"rtol", required_argument, NULL, 'R'},    {"atol", required_argument, NULL, 'A'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},          {"devices", required_argument, NULL, 'd'},
+		{"threads", required_argument, NULL, 't'}, {"vulkan-device", required_argument, NULL, 'V'},
+		{"plugin-dir", required_argument, NULL, 'P'}, {"no-xnnpack", no_argument, NULL, 'X'},
+		{"no-vulkan", no_argument, NULL, 'K'},     {NULL, 0, NULL, 0},
 	};
 	o->rtol = 1e-5;
 	o->atol = 1e-8;
 	int c;
-	while ((c = getopt_long(argc, argv, "m:i:o:n:fjh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:i:o:n:fjhd:t:", longs, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o->method = optarg;
@@ -714,6 +735,40 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'A':
 			o->atol = strtod(optarg, NULL);
 			break;
+		case 'd': {
+			snprintf(o->devices_buf, sizeof o->devices_buf, "%s", optarg);
+			o->n_devices = 0;
+			for (char *save = NULL, *tok = strtok_r(o->devices_buf, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (o->n_devices == INFD_MAX_BACKENDS) {
+					fprintf(stderr, "infd-pte: at most %d devices\n", INFD_MAX_BACKENDS);
+					return 2;
+				}
+				o->devices[o->n_devices++] = tok;
+			}
+			break;
+		}
+		case 't': {
+			long t = strtol(optarg, NULL, 10);
+			if (t < 1 || t > 256) {
+				fprintf(stderr, "infd-pte: --threads takes 1 to 256\n");
+				return 2;
+			}
+			o->threads = (uint32_t)t;
+			break;
+		}
+		case 'V':
+			o->vulkan_device = optarg;
+			break;
+		case 'P':
+			o->plugin_dir = optarg;
+			break;
+		case 'X':
+			o->no_xnnpack = true;
+			break;
+		case 'K':
+			o->no_vulkan = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -739,8 +794,27 @@ int main(int argc, char **argv)
 		return rc;
 	struct infd_runtime *rt;
 	struct infd_error e = {0};
-	if (infd__runtime_create(NULL, &rt, &e) != INFD_OK)
+	struct infd_runtime_options ropt;
+	infd__runtime_options_default(&ropt);
+	if (o.threads)
+		ropt.n_threads = o.threads;
+	if (infd__runtime_create(&ropt, &rt, &e) != INFD_OK)
 		return die("runtime", &e);
+	struct infd_backends_config bc;
+	infd__backends_config_default(&bc);
+	bc.xnnpack = !o.no_xnnpack;
+	bc.vulkan = !o.no_vulkan;
+	bc.vulkan_device = o.vulkan_device;
+	bc.plugin_dir = o.plugin_dir;
+	infd__backends_setup(rt, &bc);
+	static const char *const default_devices[] = {"npu", "gpu", "cpu"};
+	if (o.n_devices) {
+		g_mopt.devices = o.devices;
+		g_mopt.n_devices = o.n_devices;
+	} else {
+		g_mopt.devices = default_devices;
+		g_mopt.n_devices = 3;
+	}
 	if (strcmp(o.cmd, "inspect") == 0)
 		rc = cmd_inspect(rt, &o);
 	else if (strcmp(o.cmd, "run") == 0)
