@@ -52,6 +52,10 @@ struct infd_backend_ops {
 	void (*release)(void *ctx, void *prepared);
 	/* Free the backend context. Optional. */
 	void (*destroy)(void *ctx);
+	/* Run this backend's partitions on a worker thread of its own, one at a
+	 * time in arrival order (a GPU or NPU queue). false: on the caller's thread,
+	 * concurrently (the CPU backends). */
+	bool own_lane;
 };
 
 struct infd_backend {

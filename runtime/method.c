@@ -578,7 +578,9 @@ infd_status infd__method_execute(struct infd_method *m, struct infd_error *err)
 			if (s >= 0) {
 				struct infd_step *step = &m->steps[s];
 				const struct infd_backend *be = &m->rt->backends[step->backend];
-				infd_status st = be->ops->execute(be->ctx, step->prepared, err);
+				struct infd_lane *lane = m->rt->lanes[step->backend];
+				infd_status st = lane ? infd__lane_run(lane, step->prepared, err)
+						      : be->ops->execute(be->ctx, step->prepared, err);
 				if (st)
 					return infd__fail_prefix(err, st, "method '%s', chain %u, instructions %u..%u: ",
 								 def->name, c, step->first, step->first + step->count - 1);

@@ -51,9 +51,22 @@ infd_status infd__runtime_add_backend(struct infd_runtime *rt, struct infd_backe
 {
 	if (rt->n_backends >= INFD_MAX_BACKENDS)
 		return INFD_NO_MEMORY;
+	struct infd_lane *lane = NULL;
 	memmove(&rt->backends[1], &rt->backends[0], rt->n_backends * sizeof rt->backends[0]);
 	memmove(&rt->kinds[1], &rt->kinds[0], rt->n_backends * sizeof rt->kinds[0]);
+	memmove(&rt->lanes[1], &rt->lanes[0], rt->n_backends * sizeof rt->lanes[0]);
 	rt->backends[0] = be;
+	rt->lanes[0] = NULL;
+	if (be.ops->own_lane) {
+		struct infd_error err;
+		if (infd__lane_start(be, &lane, &err) != INFD_OK) {
+			memmove(&rt->backends[0], &rt->backends[1], rt->n_backends * sizeof rt->backends[0]);
+			memmove(&rt->kinds[0], &rt->kinds[1], rt->n_backends * sizeof rt->kinds[0]);
+			memmove(&rt->lanes[0], &rt->lanes[1], rt->n_backends * sizeof rt->lanes[0]);
+			return INFD_NO_MEMORY;
+		}
+		rt->lanes[0] = lane;
+	}
 	struct infd_device_info info = {.available = true};
 	snprintf(info.kind, sizeof info.kind, "cpu");
 	if (be.ops->probe)
@@ -67,6 +80,8 @@ void infd__runtime_destroy(struct infd_runtime *rt)
 {
 	if (!rt)
 		return;
+	for (uint32_t i = 0; i < rt->n_backends; i++)
+		infd__lane_stop(rt->lanes[i]);
 	for (uint32_t i = 0; i < rt->n_backends; i++)
 		if (rt->backends[i].ops->destroy)
 			rt->backends[i].ops->destroy(rt->backends[i].ctx);

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "kernel.h"
+#include "lane.h"
 #include "program.h"
 #include "value.h"
 
@@ -27,6 +28,7 @@ struct infd_runtime {
 	uint32_t n_backends;
 	struct infd_backend backends[INFD_MAX_BACKENDS]; /* in preference order; portable CPU last */
 	char kinds[INFD_MAX_BACKENDS][16];            /* device kind of each backend ("cpu", "gpu", "npu") */
+	struct infd_lane *lanes[INFD_MAX_BACKENDS];   /* worker of backends with own_lane, else NULL */
 };
 
 infd_status infd__runtime_create(const struct infd_runtime_options *opt, struct infd_runtime **out,
@@ -34,7 +36,8 @@ infd_status infd__runtime_create(const struct infd_runtime_options *opt, struct 
 void infd__runtime_destroy(struct infd_runtime *rt);
 
 /* Add a backend ahead of the ones already present (taken: destroyed with the
- * runtime). Fails when INFD_MAX_BACKENDS are present. */
+ * runtime; a backend with own_lane gets its worker thread here). Fails when
+ * INFD_MAX_BACKENDS are present or the thread cannot start. */
 infd_status infd__runtime_add_backend(struct infd_runtime *rt, struct infd_backend be);
 
 struct infd_method_options {

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1460,6 +1461,190 @@ Test(executor, kernel_failure_is_reported_by_execute)
 	e = (struct infd_error){0};
 	cr_assert_neq(infd__method_execute(m, &e), INFD_OK);
 	infd__method_free(m);
+	infd__program_close(p);
+	infd__runtime_destroy(rt);
+}
+
+/* ---- device preference lists and device lanes ------------------------------------------ */
+
+/* A "GPU" backend that runs aten::add.out (same-shape float32, alpha 1) on a lane of
+ * its own, recording the thread each partition ran on. */
+struct lane_be {
+	pthread_mutex_t lock;
+	pthread_t threads[4];
+	uint32_t n_threads;
+	uint64_t executed;
+};
+
+struct lane_part {
+	struct infd_evalue *a, *b, *out;
+};
+
+static infd_status lane_probe(void *ctx, struct infd_device_info *out)
+{
+	snprintf(out->name, sizeof out->name, "test lane device");
+	snprintf(out->kind, sizeof out->kind, "gpu");
+	out->available = true;
+	return INFD_OK;
+}
+
+static bool lane_supports(void *ctx, const struct infd_method_def *method, const struct infd_evalue *values,
+			  const struct infd_instr_def *instr)
+{
+	return strcmp(method->operators[instr->a].key, "aten::add.out") == 0;
+}
+
+static infd_status lane_prepare(void *ctx, const struct infd_partition_desc *part, void **prepared,
+				struct infd_error *err)
+{
+	struct lane_part *p = calloc(part->n_instrs, sizeof *p);
+	cr_assert(p);
+	cr_assert_eq(part->n_instrs, 1, "the add is alone between portable instructions");
+	p->a = &part->values[part->instrs[0]->args[0]];
+	p->b = &part->values[part->instrs[0]->args[1]];
+	p->out = &part->values[part->instrs[0]->args[4]];
+	*prepared = p;
+	return INFD_OK;
+}
+
+static infd_status lane_execute(void *ctx, void *prepared, struct infd_error *err)
+{
+	struct lane_be *l = ctx;
+	struct lane_part *p = prepared;
+	const float *a = p->a->u.t->data, *b = p->b->u.t->data;
+	float *o = p->out->u.t->data;
+	for (uint64_t k = 0; k < p->out->u.t->numel; k++)
+		o[k] = a[k] + b[k];
+	pthread_mutex_lock(&l->lock);
+	bool seen = false;
+	for (uint32_t i = 0; i < l->n_threads; i++)
+		seen |= pthread_equal(l->threads[i], pthread_self()) != 0;
+	if (!seen && l->n_threads < 4)
+		l->threads[l->n_threads++] = pthread_self();
+	l->executed++;
+	pthread_mutex_unlock(&l->lock);
+	return INFD_OK;
+}
+
+static void lane_release(void *ctx, void *prepared)
+{
+	free(prepared);
+}
+
+static const struct infd_backend_ops lane_ops = {
+    .name = "lanegpu",
+    .probe = lane_probe,
+    .supports = lane_supports,
+    .prepare = lane_prepare,
+    .execute = lane_execute,
+    .release = lane_release,
+    .own_lane = true,
+};
+
+/* y = (x + x) * x: the add may go to the GPU, the mul only to the portable kernels. */
+static struct infd_program *add_mul_program(void)
+{
+	struct infd_pte_writer *w = infd__pte_writer_create(NULL);
+	struct infd_pte_method *pm = infd__pte_method(w, "forward");
+	const int32_t s4[1] = {4};
+	int32_t x = infd__pte_planned(pm, INFD_DTYPE_FLOAT32, 1, s4);
+	int32_t t = infd__pte_planned(pm, INFD_DTYPE_FLOAT32, 1, s4);
+	int32_t y = infd__pte_planned(pm, INFD_DTYPE_FLOAT32, 1, s4);
+	int32_t one = infd__pte_int(pm, 1);
+	infd__pte_inputs(pm, 1, &x);
+	infd__pte_outputs(pm, 1, &y);
+	infd__pte_call(pm, "aten::add", "out", 5, (const int32_t[]){x, x, one, t, t});
+	infd__pte_call(pm, "aten::mul", "out", 4, (const int32_t[]){t, x, y, y});
+	return finish(w);
+}
+
+Test(executor, device_preference_lists_choose_the_backend)
+{
+	struct infd_program *p = add_mul_program();
+	struct infd_runtime *rt = rt_new();
+	struct lane_be lb = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cr_assert_eq(infd__runtime_add_backend(rt, (struct infd_backend){.ops = &lane_ops, .ctx = &lb}), INFD_OK);
+	cr_assert_str_eq(rt->kinds[0], "gpu", "the kind comes from the backend's probe");
+	static const struct {
+		const char *devices[3];
+		uint32_t n;
+		const char *add_on;
+	} cases[] = {
+	    {{NULL}, 0, "lanegpu"},                  /* no list: runtime order */
+	    {{"cpu"}, 1, "portable"},                /* by kind */
+	    {{"gpu", "cpu"}, 2, "lanegpu"},          /* by kind, preferred first */
+	    {{"portable", "lanegpu"}, 2, "portable"}, /* by name, order matters */
+	    {{"npu"}, 1, "portable"},                /* nothing matches: portable remains */
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct infd_method_options opt = {.devices = cases[c].n ? cases[c].devices : NULL, .n_devices = cases[c].n};
+		struct infd_method *m = load_ok(rt, p, "forward", &opt);
+		cr_assert_str_eq(infd__method_placement(m, 0, 0), cases[c].add_on, "case %zu", c);
+		cr_assert_str_eq(infd__method_placement(m, 0, 1), "portable", "case %zu", c);
+		set_f32(m, 0, 1, (const int32_t[]){4}, (const float[]){1, 2, -3, 0.5f}, 4);
+		execute_ok(m);
+		expect_f32(out_tensor(m, 0), (const float[]){2, 8, 18, 0.5f}, 4);
+		infd__method_free(m);
+	}
+	infd__program_close(p);
+	infd__runtime_destroy(rt);
+}
+
+struct lane_caller {
+	struct infd_runtime *rt;
+	const struct infd_program *p;
+	int runs;
+	bool ok;
+	pthread_t self;
+};
+
+static void *lane_caller_main(void *arg)
+{
+	struct lane_caller *c = arg;
+	struct infd_error e = {0};
+	struct infd_method *m;
+	c->self = pthread_self();
+	c->ok = infd__method_load(c->rt, c->p, "forward", NULL, &m, &e) == INFD_OK;
+	for (int r = 0; r < c->runs && c->ok; r++) {
+		float x[4] = {(float)r, 1, 2, 3};
+		c->ok = infd__method_set_input_tensor(m, 0, INFD_DTYPE_FLOAT32, 1, (const int32_t[]){4}, x, sizeof x, &e) ==
+				INFD_OK &&
+			infd__method_execute(m, &e) == INFD_OK;
+		const float *y = infd__method_output(m, 0)->u.t->data;
+		for (int k = 0; k < 4 && c->ok; k++)
+			c->ok = y[k] == 2 * x[k] * x[k];
+	}
+	if (c->ok)
+		infd__method_free(m);
+	return NULL;
+}
+
+Test(executor, a_lane_backend_runs_every_partition_on_its_own_thread)
+{
+	struct infd_program *p = add_mul_program();
+	struct infd_runtime *rt = rt_new();
+	struct lane_be lb = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cr_assert_eq(infd__runtime_add_backend(rt, (struct infd_backend){.ops = &lane_ops, .ctx = &lb}), INFD_OK);
+	cr_assert_not_null(rt->lanes[0], "a backend with own_lane gets a worker");
+	cr_assert_null(rt->lanes[1], "the portable kernels run on the caller's thread");
+	struct lane_caller callers[4];
+	for (int i = 0; i < 4; i++) {
+		callers[i] = (struct lane_caller){.rt = rt, .p = p, .runs = 200};
+		cr_assert_eq(pthread_create(&callers[i].self, NULL, lane_caller_main, &callers[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(callers[i].self, NULL);
+		cr_assert(callers[i].ok, "caller %d got a wrong result or an error", i);
+	}
+	cr_assert_eq(lb.executed, 800);
+	cr_assert_eq(lb.n_threads, 1, "every partition of the device ran on one thread, saw %u", lb.n_threads);
+	for (int i = 0; i < 4; i++)
+		cr_assert(!pthread_equal(lb.threads[0], callers[i].self), "the lane is not a caller's thread");
+	struct infd_lane_stats st;
+	infd__lane_stats(rt->lanes[0], &st);
+	cr_assert_eq(st.runs, 800);
+	cr_assert_eq(st.queued, 0);
+	cr_assert(st.max_queued >= 1 && st.max_queued <= 4, "max queued %u", st.max_queued);
 	infd__program_close(p);
 	infd__runtime_destroy(rt);
 }
