@@ -230,22 +230,22 @@ static infd_status read_header(struct dec *d, const uint8_t *payload, uint64_t s
 
 /* ---- values ------------------------------------------------------------------- */
 
-/* Bytes of a value with `rank` dims of elements of `esize` bytes; refuses sizes
- * past MAX_VALUE_BYTES (overflow-safe). */
+/* Bytes of value `v`; refuses sizes past MAX_VALUE_BYTES (overflow-safe). */
 static infd_status value_bytes(struct dec *d, const char *path, const struct infd_xvalue *v, uint64_t *out)
 {
 	uint64_t n = 4; /* both dtypes we accept have 4-byte elements */
+	for (uint32_t i = 0; i < v->rank; i++)
+		if (v->dims[i] == 0) {
+			*out = 0; /* empty, however large the other dims */
+			return INFD_OK;
+		}
 	for (uint32_t i = 0; i < v->rank; i++) {
-		uint64_t dim = v->dims[i];
-		if (dim && n > MAX_VALUE_BYTES / dim)
+		if (n > MAX_VALUE_BYTES / v->dims[i])
 			return infd__fail(d->err, INFD_BAD_FORMAT,
 					  "%s: dims make a tensor larger than %llu bytes (dims[%u] = %u)", path,
 					  (unsigned long long)MAX_VALUE_BYTES, i, v->dims[i]);
-		n *= dim;
+		n *= v->dims[i];
 	}
-	if (n > MAX_VALUE_BYTES)
-		return infd__fail(d->err, INFD_BAD_FORMAT, "%s: tensor of %llu bytes exceeds the %llu-byte limit", path,
-				  (unsigned long long)n, (unsigned long long)MAX_VALUE_BYTES);
 	*out = n;
 	return INFD_OK;
 }
