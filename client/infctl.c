@@ -386,6 +386,10 @@ static void print_model(const json_t *m)
 	printf("  path:      %s\n", str(m, "path", "?"));
 	printf("  size:      %s file, %s constants\n", fb, cb);
 	printf("  placement: %s\n", place);
+	char prefs[128];
+	join_strings(prefs, sizeof prefs, json_object_get(m, "devices"));
+	if (prefs[0])
+		printf("  devices:   %s (preference)\n", prefs);
 	char c1[32], c2[32], c3[32];
 	printf("  sessions:  %s   requests: %s   errors: %s\n", cell(c1, sizeof c1, num(m, "sessions")),
 	       cell(c2, sizeof c2, counter(m, "requests")), cell(c3, sizeof c3, counter(m, "errors")));
@@ -393,7 +397,7 @@ static void print_model(const json_t *m)
 	json_t *meth;
 	json_array_foreach(json_object_get(m, "methods"), i, meth)
 	{
-		printf("  method %s\n", str(meth, "name", "?"));
+		printf("  method %s (placement: %s)\n", str(meth, "name", "?"), str(meth, "placement", "?"));
 		print_tensors(json_object_get(meth, "inputs"), "input");
 		print_tensors(json_object_get(meth, "outputs"), "output");
 	}

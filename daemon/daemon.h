@@ -32,6 +32,7 @@ struct infd_instance {
 	const char *device_ptrs[INFD_CONFIG_MAX_DEVICES];
 	uint32_t n_placement;                    /* backends its methods use, in first-use order */
 	char placement[INFD_MAX_BACKENDS][32];
+	char **method_placement; /* per method: "xnnpack 0-57, portable 58" (malloc'd) */
 };
 
 /* Method options that place methods of `inst` with its preference list. */

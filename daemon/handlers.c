@@ -50,8 +50,16 @@ static json_t *devices_json(const struct infd_daemon *d)
 		snprintf(info.kind, sizeof info.kind, "cpu");
 		if (be->ops->probe)
 			be->ops->probe(be->ctx, &info);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "backend", be->ops->name, "name", info.name,
-						   "kind", info.kind, "available", info.available));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b}", "backend", be->ops->name, "name", info.name, "kind",
+				      info.kind, "available", info.available, "software", info.software);
+		if (d->rt->lanes[b]) {
+			struct infd_lane_stats ls;
+			infd__lane_stats(d->rt->lanes[b], &ls);
+			json_object_set_new(o, "lane", json_pack("{s:I, s:f, s:i, s:i}", "runs", (json_int_t)ls.runs, "busy_ms",
+								 (double)ls.busy_ns / 1e6, "queued", (int)ls.queued,
+								 "max_queued", (int)ls.max_queued));
+		}
+		json_array_append_new(a, o);
 	}
 	return a;
 }

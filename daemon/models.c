@@ -14,6 +14,9 @@ void infd__instance_unref(struct infd_instance *inst)
 {
 	if (inst && atomic_fetch_sub(&inst->refs, 1) == 1) {
 		atomic_fetch_sub(inst->live, 1);
+		for (uint32_t i = 0; inst->method_placement && i < inst->prog->n_methods; i++)
+			free(inst->method_placement[i]);
+		free(inst->method_placement);
 		infd__program_close(inst->prog);
 		free(inst);
 	}
@@ -23,6 +26,25 @@ void infd__instance_method_options(const struct infd_instance *inst, struct infd
 {
 	opt->devices = inst->device_ptrs;
 	opt->n_devices = inst->devices.n;
+}
+
+static char *placement_text(const struct infd_method *m)
+{
+	char buf[1024];
+	size_t used = 0;
+	buf[0] = '\0';
+	for (uint32_t s = 0; s < m->n_steps && used < sizeof buf; s++) {
+		const struct infd_step *st = &m->steps[s];
+		const char *name = m->rt->backends[st->backend].ops->name;
+		if (st->count == 1)
+			used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s %u", s ? ", " : "", name, st->first);
+		else
+			used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s %u-%u", s ? ", " : "", name,
+						 st->first, st->first + st->count - 1);
+	}
+	if (used >= sizeof buf)
+		memcpy(buf + sizeof buf - 4, "...", 4);
+	return strdup(m->n_steps ? buf : "(no instructions)");
 }
 
 static void note_placement(struct infd_instance *inst, const struct infd_method *m)
@@ -66,21 +88,31 @@ static infd_status instance_open(struct infd_daemon *d, const char *path, const 
 		inst->device_ptrs[i] = inst->devices.names[i];
 	struct infd_method_options opt = {0};
 	infd__instance_method_options(inst, &opt);
+	inst->prog = prog;
+	inst->method_placement = calloc(prog->n_methods, sizeof *inst->method_placement);
+	if (!inst->method_placement) {
+		infd__program_close(prog);
+		free(inst);
+		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
+	}
 	for (uint32_t i = 0; i < prog->n_methods; i++) {
 		struct infd_method *m;
 		st = infd__method_load(d->rt, prog, prog->methods[i].name, &opt, &m, err);
 		if (st) {
+			for (uint32_t k = 0; k < i; k++)
+				free(inst->method_placement[k]);
+			free(inst->method_placement);
 			infd__program_close(prog);
 			free(inst);
 			return infd__fail_prefix(err, st, "'%s': ", path);
 		}
 		note_placement(inst, m);
+		inst->method_placement[i] = placement_text(m);
 		infd__method_free(m);
 	}
 	atomic_init(&inst->refs, 1);
 	inst->live = &d->live_instances;
 	atomic_fetch_add(inst->live, 1);
-	inst->prog = prog;
 	snprintf(inst->path, sizeof inst->path, "%s", path);
 	*out = inst;
 	return INFD_OK;
@@ -239,7 +271,9 @@ json_t *infd__model_json(struct infd_daemon *d, const struct infd_model *m, bool
 									  "nbytes", (json_int_t)v->u.tensor->nbytes));
 			}
 		}
-		json_array_append_new(ms, json_pack("{s:s, s:o, s:o}", "name", md->name, "inputs", io[0], "outputs", io[1]));
+		json_array_append_new(ms, json_pack("{s:s, s:o, s:o, s:s}", "name", md->name, "inputs", io[0], "outputs",
+						    io[1], "placement",
+						    m->inst->method_placement[i] ? m->inst->method_placement[i] : "?"));
 	}
 	json_object_set_new(o, "methods", ms);
 	json_object_set_new(o, "planned_bytes_per_session", json_integer((json_int_t)planned));
