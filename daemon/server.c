@@ -458,11 +458,12 @@ static void setup_backends(struct infd_daemon *d)
 	bc.plugin_dir = d->cfg.plugin_dir[0] ? d->cfg.plugin_dir : NULL;
 	bc.log = log_backend;
 	infd__backends_setup(d->rt, &bc);
-	/* A preference entry that names nothing present is worth a warning: it is
-	 * probably a typo, or a device this machine lacks. */
+	/* A backend name that matches nothing present is worth a warning: a typo, or
+	 * a plugin that did not load. (Kinds are generic: a machine without an NPU is
+	 * normal.) */
 	for (uint32_t i = 0; i < d->cfg.devices.n; i++) {
 		const char *want = d->cfg.devices.names[i];
-		bool found = false;
+		bool found = strcmp(want, "npu") == 0 || strcmp(want, "gpu") == 0 || strcmp(want, "cpu") == 0;
 		for (uint32_t b = 0; b < d->rt->n_backends && !found; b++)
 			found = strcmp(want, d->rt->backends[b].ops->name) == 0 || strcmp(want, d->rt->kinds[b]) == 0;
 		if (!found)
