@@ -297,3 +297,56 @@ Test(admin, infctl_commands)
 	cr_assert_neq(run_cmd(cmd, out, sizeof out), 0);
 	cr_assert(strstr(out, "running"), "says the daemon is not running: %s", out);
 }
+
+/* Device preference lists from the config: per model and global, shown back in the
+ * model info with the placement they produced; a malformed list is refused. */
+Test(admin, device_preferences_from_the_config)
+{
+	char path[] = "/tmp/infd-devcfg-XXXXXX.json";
+	int fd = mkstemps(path, 5);
+	cr_assert(fd >= 0);
+	const char *bad = "{\n  \"devices\": [\"gpu\", 7]\n}\n";
+	cr_assert_eq(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	char cmd[1024], out[4096];
+	snprintf(cmd, sizeof cmd, "%s/daemon/infd --check-config --config %s", t_build_root(), path);
+	int rc = run_cmd(cmd, out, sizeof out);
+	cr_assert_eq(rc, 2, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, ":2: field 'devices[1]'"), "%s", out);
+	unlink(path);
+
+	char dir[] = "/tmp/infd-devmodels-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char affine[300], text[1024];
+	snprintf(affine, sizeof affine, "%s/affine.pte", dir);
+	write_affine_program(affine, 16, 2.0f, 1.0f);
+	snprintf(text, sizeof text,
+		 "{ \"devices\": [\"cpu\"], \"vulkan\": {\"enabled\": false},\n"
+		 "  \"models\": [ { \"name\": \"sample\", \"path\": \"builtin:sample\" },\n"
+		 "               { \"name\": \"affine\", \"path\": \"%s\", \"devices\": [\"portable\"] } ] }\n",
+		 affine);
+	daemon_start(&dp, text, NULL);
+	infd_client *c;
+	cr_assert_eq(infd_client_open(dp.socket, &c), INFD_OK);
+	char *js = NULL;
+	cr_assert_eq(infd_model_info_json(c, "affine", &js), INFD_OK);
+	json_t *m = json_loads(js, 0, NULL);
+	cr_assert_not_null(m, "%s", js);
+	json_t *devs = json_object_get(m, "devices");
+	cr_assert_eq(json_array_size(devs), 1, "%s", js);
+	cr_assert_str_eq(json_string_value(json_array_get(devs, 0)), "portable");
+	const char *mp = json_string_value(json_object_get(json_array_get(json_object_get(m, "methods"), 0), "placement"));
+	cr_assert(mp && strncmp(mp, "portable 0", 10) == 0, "placement: %s", mp ? mp : "(none)");
+	json_decref(m);
+	free(js);
+	cr_assert_eq(infd_model_info_json(c, "sample", &js), INFD_OK);
+	m = json_loads(js, 0, NULL);
+	devs = json_object_get(m, "devices");
+	cr_assert_str_eq(json_string_value(json_array_get(devs, 0)), "cpu", "the global default applies: %s", js);
+	json_decref(m);
+	free(js);
+	infd_client_close(c);
+	cr_assert_eq(daemon_stop(&dp), 0, "%s", daemon_log(&dp));
+	unlink(affine);
+	rmdir(dir);
+}
