@@ -8,7 +8,8 @@
  * XNNPACK lacks -- batch matmul, layer norm, gelu -- run on the few lines of
  * own code below). Then GFLOP/s of XNNPACK's fully-connected operator against
  * the repository's blocked SGEMM on GEMM shapes from these networks.
- * Usage: bench_xnnpack [THREADS]   (default 2; 1 thread is always measured) */
+ * Usage: bench_xnnpack [THREADS [PARTS]]   THREADS default 2 (1 thread is always
+ * measured); PARTS any of "m" (MobileNetV2), "t" (transformer), "g" (GEMM), default all. */
 #include <math.h>
 #include <pthreadpool.h>
 #include <stdio.h>
@@ -308,7 +309,13 @@ struct direct_tf {
 	float *x, *q, *k, *v, *scores, *probs, *ctx, *r1, *x1, *h, *g, *r2, *y;
 	float *ws; /* per-head SGEMM scratch */
 	size_t ws_floats;
+	double stage_s[8]; /* time per stage, summed over runs, when `profile` */
+	bool profile;
 };
+
+enum { ST_QKV, ST_QK, ST_SOFTMAX, ST_PV, ST_OUT_ADD, ST_LN, ST_FC1, ST_GELU };
+static const char *const stage_names[8] = {"fc q,k,v", "bmm q.kT", "softmax", "bmm p.v", "fc out + add",
+					   "layer norm x2", "fc1 / fc2 + add", "gelu"};
 
 static void fc_node(xnn_subgraph_t sg, uint32_t in, const float *w, const float *b, size_t rows, size_t k,
 		      size_t n, uint32_t out_ext, uint32_t flags, uint32_t *out_id, enum xnn_status *st)
@@ -466,8 +473,23 @@ static void attention(struct direct_tf *t, int phase)
 			head_task(&j, h);
 }
 
-/* Exact GELU x * Phi(x) with erf from Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7),
- * in a loop the compiler vectorizes. */
+/* e^x for x <= 0 (to about 2 ulp; 0 below -87): 2^n times a polynomial, in
+ * plain arithmetic the compiler vectorizes. */
+static inline float exp_neg(float x)
+{
+	x = x > -87.0f ? x : -87.0f;
+	float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
+	float r = x - n * 0.693145752f - n * 1.42860677e-6f;
+	float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
+									      r * (8.33333377e-3f + r * 1.38888892e-3f)))));
+	union {
+		int32_t i;
+		float f;
+	} two_n = {.i = ((int32_t)n + 127) << 23};
+	return p * two_n.f;
+}
+
+/* Exact GELU x * Phi(x), erf from Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7). */
 static void gelu_rows(void *ctx, size_t row)
 {
 	struct direct_tf *t = ctx;
@@ -479,9 +501,8 @@ static void gelu_rows(void *ctx, size_t row)
 		float u = 1.0f / (1.0f + 0.3275911f * az);
 		float p = u * (0.254829592f + u * (-0.284496736f + u * (1.421413741f + u * (-1.453152027f +
 											  u * 1.061405429f))));
-		float erf_az = 1.0f - p * expf(-az * az);
-		float e = z < 0 ? -erf_az : erf_az;
-		y[i] = 0.5f * x[i] * (1.0f + e);
+		float erf_az = 1.0f - p * exp_neg(-az * az);
+		y[i] = 0.5f * x[i] * (1.0f + copysignf(erf_az, z));
 	}
 }
 
@@ -492,19 +513,38 @@ struct ln_job {
 	float eps;
 };
 
+/* Sum of x[0..n) in 8 partial sums (vectorizes without reassociation flags). */
+static float sum8(const float *x, size_t n)
+{
+	float acc[8] = {0}, s = 0;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++)
+			acc[l] += x[i + l];
+	for (; i < n; i++)
+		s += x[i];
+	for (int l = 0; l < 8; l++)
+		s += acc[l];
+	return s;
+}
+
 static void ln_rows(void *ctx, size_t row)
 {
 	const struct ln_job *j = ctx;
 	const float *x = j->in + row * j->n;
 	float *y = j->out + row * j->n;
-	float mean = 0, var = 0;
-	for (size_t i = 0; i < j->n; i++)
-		mean += x[i];
-	mean /= (float)j->n;
-	for (size_t i = 0; i < j->n; i++)
+	float mean = sum8(x, j->n) / (float)j->n;
+	float acc[8] = {0}, var = 0;
+	size_t i = 0;
+	for (; i + 8 <= j->n; i += 8)
+		for (int l = 0; l < 8; l++)
+			acc[l] += (x[i + l] - mean) * (x[i + l] - mean);
+	for (; i < j->n; i++)
 		var += (x[i] - mean) * (x[i] - mean);
+	for (int l = 0; l < 8; l++)
+		var += acc[l];
 	float rstd = 1.0f / sqrtf(var / (float)j->n + j->eps);
-	for (size_t i = 0; i < j->n; i++)
+	for (i = 0; i < j->n; i++)
 		y[i] = (x[i] - mean) * rstd * j->w[i] + j->b[i];
 }
 
@@ -517,28 +557,64 @@ static void rows(pthreadpool_t pool, void (*fn)(void *, size_t), void *ctx, size
 			fn(ctx, i);
 }
 
+/* Close the stage that started at *t0. */
+static void stage(struct direct_tf *t, int which, double *t0)
+{
+	if (!t->profile)
+		return;
+	double t1 = now_s();
+	t->stage_s[which] += t1 - *t0;
+	*t0 = t1;
+}
+
 static int direct_tf_run(void *ctx)
 {
 	struct direct_tf *t = ctx;
 	const struct infd_net_transformer *n = t->net;
+	double t0 = t->profile ? now_s() : 0;
 	if (xnn_invoke_runtime(t->a))
 		return 1;
+	stage(t, ST_QKV, &t0);
 	attention(t, 0);
+	stage(t, ST_QK, &t0);
 	if (xnn_invoke_runtime(t->b))
 		return 1;
+	stage(t, ST_SOFTMAX, &t0);
 	attention(t, 1);
+	stage(t, ST_PV, &t0);
 	if (xnn_invoke_runtime(t->c))
 		return 1;
+	stage(t, ST_OUT_ADD, &t0);
 	struct ln_job l1 = {t->r1, n->ln1_w, n->ln1_b, t->x1, n->width, n->ln_eps};
 	rows(t->pool, ln_rows, &l1, n->seq);
+	stage(t, ST_LN, &t0);
 	if (xnn_invoke_runtime(t->dd))
 		return 1;
+	stage(t, ST_FC1, &t0);
 	rows(t->pool, gelu_rows, t, n->seq);
+	stage(t, ST_GELU, &t0);
 	if (xnn_invoke_runtime(t->e))
 		return 1;
+	stage(t, ST_FC1, &t0);
 	struct ln_job l2 = {t->r2, n->ln2_w, n->ln2_b, t->y, n->width, n->ln_eps};
 	rows(t->pool, ln_rows, &l2, n->seq);
+	stage(t, ST_LN, &t0);
 	return 0;
+}
+
+/* Where the direct transformer's time goes: mean ms per stage over a few runs. */
+static void direct_tf_profile(struct direct_tf *t)
+{
+	const int runs = 10;
+	memset(t->stage_s, 0, sizeof t->stage_s);
+	t->profile = true;
+	for (int r = 0; r < runs; r++)
+		if (direct_tf_run(t))
+			return;
+	t->profile = false;
+	printf("  %-28s         direct, by stage (mean ms):", "");
+	for (int i = 0; i < 8; i++)
+		printf(" %s %.2f%s", stage_names[i], t->stage_s[i] * 1e3 / runs, i < 7 ? "," : "\n");
 }
 
 /* ---- Side by side -------------------------------------------------------------------- */
@@ -648,6 +724,8 @@ static void bench_transformer(const struct infd_net_transformer *net, const stru
 	char label[64];
 	snprintf(label, sizeof label, "transformer s%u w%u h%u", net->seq, net->width, net->heads);
 	print_paths(label, threads, &p, "");
+	if (built)
+		direct_tf_profile(&t);
 	direct_tf_free(&t);
 	free(x);
 }
@@ -717,6 +795,7 @@ out:
 int main(int argc, char **argv)
 {
 	uint32_t nthreads = argc > 1 ? (uint32_t)atoi(argv[1]) : 2;
+	const char *parts = argc > 2 ? argv[2] : "mtg";
 	if (nthreads < 1)
 		nthreads = 1;
 	if (xnn_initialize(NULL) != xnn_status_success) {
@@ -748,12 +827,15 @@ int main(int argc, char **argv)
 	uint32_t counts[2] = {1, nthreads};
 	for (int c = 0; c < (nthreads > 1 ? 2 : 1); c++) {
 		pthreadpool_t pool = counts[c] > 1 ? pthreadpool_create(counts[c]) : NULL;
-		bench_mobilenet(&mn, &mp, counts[c], pool);
-		bench_transformer(&tf, &tp, counts[c], pool);
+		if (strchr(parts, 'm'))
+			bench_mobilenet(&mn, &mp, counts[c], pool);
+		if (strchr(parts, 't'))
+			bench_transformer(&tf, &tp, counts[c], pool);
 		if (pool)
 			pthreadpool_destroy(pool);
 	}
-	printf("GEMM-shaped work, y = x Wᵀ + b (M x K -> N): XNNPACK fully connected | repository SGEMM\n");
+	if (strchr(parts, 'g'))
+		printf("GEMM-shaped work, y = x Wᵀ + b (M x K -> N): XNNPACK fully connected | repository SGEMM\n");
 	static const struct {
 		const char *label;
 		size_t m, k, n;
@@ -764,7 +846,7 @@ int main(int argc, char **argv)
 		{"fc 196x160 -> 960 (1x1 conv)", 196, 160, 960},
 		{"fc 1024x1024 -> 1024", 1024, 1024, 1024},
 	};
-	for (int c = 0; c < (nthreads > 1 ? 2 : 1); c++) {
+	for (int c = 0; strchr(parts, 'g') && c < (nthreads > 1 ? 2 : 1); c++) {
 		pthreadpool_t pool = counts[c] > 1 ? pthreadpool_create(counts[c]) : NULL;
 		for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
 			bench_gemm(shapes[i].label, shapes[i].m, shapes[i].k, shapes[i].n, pool, counts[c]);
