@@ -1,0 +1,49 @@
+#version 450
+// Softmax along one dim: a workgroup per row (outer x inner rows of length L,
+// element l of a row at stride `inner`): max, then the sum of exponentials, both
+// reduced in shared memory, then the normalized outputs.
+#include "common.glsl"
+layout(local_size_x = 128) in;
+layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
+layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
+
+#define P_ROWS 0
+#define P_L 1
+#define P_INNER 2
+
+shared float red[128];
+
+void main()
+{
+	uint row = flat_group();
+	if (row >= p[P_ROWS])
+		return;
+	uint tid = gl_LocalInvocationID.x;
+	uint L = p[P_L], inner = p[P_INNER];
+	uint base = (row / inner) * L * inner + row % inner;
+	float m = uintBitsToFloat(0xff800000u);
+	for (uint l = tid; l < L; l += 128u)
+		m = max(m, x[base + l * inner]);
+	red[tid] = m;
+	barrier();
+	for (uint w = 64u; w > 0u; w >>= 1) {
+		if (tid < w)
+			red[tid] = max(red[tid], red[tid + w]);
+		barrier();
+	}
+	m = red[0];
+	barrier();
+	float s = 0.0;
+	for (uint l = tid; l < L; l += 128u)
+		s += exp(x[base + l * inner] - m);
+	red[tid] = s;
+	barrier();
+	for (uint w = 64u; w > 0u; w >>= 1) {
+		if (tid < w)
+			red[tid] += red[tid + w];
+		barrier();
+	}
+	s = red[0];
+	for (uint l = tid; l < L; l += 128u)
+		o[base + l * inner] = exp(x[base + l * inner] - m) / s;
+}

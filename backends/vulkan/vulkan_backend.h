@@ -1,0 +1,25 @@
+/* What the Vulkan backend tells its tests and benchmarks beyond the backend ops
+ * table: which device it chose and how long creating its pipelines took, with or
+ * without a pipeline cache from an earlier start. */
+#ifndef INFD_BACKENDS_VULKAN_VULKAN_BACKEND_H
+#define INFD_BACKENDS_VULKAN_VULKAN_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/backend.h"
+
+struct infd_vulkan_stats {
+	char device[256];        /* device name */
+	char type[16];           /* "discrete", "integrated", "virtual", "cpu", "other" */
+	uint64_t pipeline_ns;    /* time spent creating every compute pipeline at start */
+	bool cache_loaded;       /* a valid pipeline cache file for this device was read */
+	bool cache_saved;        /* the cache file was (re)written at start */
+	uint32_t n_pipelines;
+};
+
+/* Stats of a backend made by infd__backend_vulkan_create; false when `be` is not
+ * a Vulkan backend. Any thread; does not block. */
+bool infd__vulkan_stats(const struct infd_backend *be, struct infd_vulkan_stats *out);
+
+#endif

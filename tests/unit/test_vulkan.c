@@ -1,0 +1,810 @@
+/* Conformance of the Vulkan backend (backends/vulkan): every operator it claims,
+ * as a one-op program placed on "vulkan", against the same program on the
+ * portable kernels, on random inputs of several shapes; programs split between
+ * Vulkan and the CPU; the pipeline cache file; device choice by name and the
+ * refusal of a device that does not exist. Skips only where no Vulkan device
+ * exists at all (no loader, or the loader lists none). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backends/backends.h"
+#include "backends/factories.h"
+#include "runtime/pte_writer.h"
+#include "runtime/runtime.h"
+#ifdef INFD_HAVE_VULKAN
+#include "backends/vulkan/vulkan_backend.h"
+#endif
+
+#ifndef INFD_HAVE_VULKAN
+Test(vulkan, not_built)
+{
+	cr_skip_test("the Vulkan backend is not compiled in (no Vulkan headers, volk or glslc at build time)");
+}
+#else
+
+/* ---- Backend set-up ---------------------------------------------------------------- */
+
+static struct infd_runtime *rt;
+static struct infd_backend vk;
+
+/* True when `msg` says that no Vulkan device exists at all. */
+static bool no_device(const char *msg)
+{
+	return strstr(msg, "no Vulkan loader") || strstr(msg, "no Vulkan device found");
+}
+
+/* A Vulkan backend with config `cfg` (NULL: defaults); skips the test when the
+ * machine has no Vulkan device at all, fails on any other error. */
+static struct infd_backend vk_create(const struct infd_backends_config *cfg)
+{
+	struct infd_backends_config def;
+	if (!cfg) {
+		infd__backends_config_default(&def);
+		cfg = &def;
+	}
+	struct infd_backend be = {0};
+	struct infd_error e = {0};
+	infd_status st = infd__backend_vulkan_create(rt, cfg, &be, &e);
+	if (st != INFD_OK && no_device(e.msg))
+		cr_skip_test("no Vulkan device on this machine: %s", e.msg);
+	cr_assert_eq(st, INFD_OK, "vulkan backend: %s", e.msg);
+	return be;
+}
+
+static void setup(void)
+{
+	struct infd_error e = {0};
+	cr_assert_eq(infd__runtime_create(NULL, &rt, &e), INFD_OK, "runtime: %s", e.msg);
+}
+
+static void setup_vk(void)
+{
+	setup();
+	vk = vk_create(NULL);
+	cr_assert_eq(infd__runtime_add_backend(rt, vk), INFD_OK);
+}
+
+static void teardown(void)
+{
+	infd__runtime_destroy(rt);
+	rt = NULL;
+}
+
+TestSuite(vulkan, .init = setup_vk, .fini = teardown, .timeout = 60);
+TestSuite(vulkan_device, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- One-op (and small) programs run on both backends --------------------------------- */
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+
+static double rnd_uniform(double lo, double hi)
+{
+	rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+	return lo + (hi - lo) * (double)(rng >> 11) / 9007199254740992.0;
+}
+
+#define MAX_IO 8
+struct prog {
+	struct infd_pte_writer *w;
+	struct infd_pte_method *m;
+	uint32_t n_in, n_out;
+	int32_t in[MAX_IO], out[MAX_IO];
+	uint32_t in_rank[MAX_IO];
+	int32_t in_sizes[MAX_IO][8];
+	double lo[MAX_IO], hi[MAX_IO];
+	const char *what;
+};
+
+static void prog_begin(struct prog *p, const char *what)
+{
+	memset(p, 0, sizeof *p);
+	p->what = what;
+	p->w = infd__pte_writer_create(NULL);
+	cr_assert_not_null(p->w);
+	p->m = infd__pte_method(p->w, "forward");
+}
+
+static uint64_t numel(uint32_t rank, const int32_t *sizes)
+{
+	uint64_t n = 1;
+	for (uint32_t d = 0; d < rank; d++)
+		n *= (uint64_t)sizes[d];
+	return n;
+}
+
+/* A float32 input with values uniform in [lo, hi]. */
+static int32_t in_range(struct prog *p, uint32_t rank, const int32_t *sizes, double lo, double hi)
+{
+	cr_assert_lt(p->n_in, MAX_IO);
+	int32_t v = infd__pte_planned(p->m, INFD_DTYPE_FLOAT32, rank, sizes);
+	p->in[p->n_in] = v;
+	p->in_rank[p->n_in] = rank;
+	memcpy(p->in_sizes[p->n_in], sizes, rank * sizeof *sizes);
+	p->lo[p->n_in] = lo;
+	p->hi[p->n_in] = hi;
+	p->n_in++;
+	return v;
+}
+
+static int32_t in_t(struct prog *p, uint32_t rank, const int32_t *sizes)
+{
+	return in_range(p, rank, sizes, -2.0, 2.0);
+}
+
+/* A constant float32 tensor of random values in [-1, 1]. */
+static int32_t const_t(struct prog *p, uint32_t rank, const int32_t *sizes)
+{
+	uint64_t n = numel(rank, sizes);
+	float *v = malloc((n ? n : 1) * sizeof *v);
+	for (uint64_t k = 0; k < n; k++)
+		v[k] = (float)rnd_uniform(-1, 1);
+	int32_t t = infd__pte_const_tensor(p->m, INFD_DTYPE_FLOAT32, rank, sizes, v);
+	free(v);
+	return t;
+}
+
+/* A planned tensor (an op's out, or an intermediate). */
+static int32_t tmp_t(struct prog *p, uint32_t rank, const int32_t *sizes)
+{
+	return infd__pte_planned(p->m, INFD_DTYPE_FLOAT32, rank, sizes);
+}
+
+static int32_t out_t(struct prog *p, uint32_t rank, const int32_t *sizes)
+{
+	int32_t v = tmp_t(p, rank, sizes);
+	p->out[p->n_out++] = v;
+	return v;
+}
+
+#define SZ(...) (uint32_t)(sizeof((int32_t[]){__VA_ARGS__}) / sizeof(int32_t)), ((const int32_t[]){__VA_ARGS__})
+#define IL(...)                                                                                            \
+	infd__pte_int_list(p.m, (uint32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),            \
+			   (const int64_t[]){__VA_ARGS__})
+#define CALL(p, name, overload, ...)                                                                       \
+	infd__pte_call((p)->m, name, overload, (uint32_t)(sizeof((int32_t[]){__VA_ARGS__}) / sizeof(int32_t)), \
+		       (const int32_t[]){__VA_ARGS__})
+
+static struct infd_program *prog_finish(struct prog *p)
+{
+	infd__pte_inputs(p->m, p->n_in, p->in);
+	infd__pte_outputs(p->m, p->n_out, p->out);
+	uint8_t *data = NULL;
+	size_t size = 0;
+	struct infd_error e = {0};
+	infd_status st = infd__pte_writer_finish(p->w, &data, &size, &e);
+	infd__pte_writer_destroy(p->w);
+	cr_assert_eq(st, INFD_OK, "%s: writer: %s", p->what, e.msg);
+	struct infd_program *prog = NULL;
+	st = infd__program_open_copy(data, size, &prog, &e);
+	free(data);
+	cr_assert_eq(st, INFD_OK, "%s: reader: %s", p->what, e.msg);
+	return prog;
+}
+
+static struct infd_method *load_on(const struct infd_program *prog, const char *const *devices, uint32_t n,
+				   const char *what)
+{
+	struct infd_method_options opt = {.devices = devices, .n_devices = n};
+	struct infd_method *m = NULL;
+	struct infd_error e = {0};
+	infd_status st = infd__method_load(rt, prog, "forward", &opt, &m, &e);
+	cr_assert_eq(st, INFD_OK, "%s: load on %s: %s", what, devices[0], e.msg);
+	return m;
+}
+
+static void bind_inputs(struct prog *p, struct infd_method *a, struct infd_method *b)
+{
+	for (uint32_t i = 0; i < p->n_in; i++) {
+		uint64_t n = numel(p->in_rank[i], p->in_sizes[i]);
+		float *v = malloc((n ? n : 1) * sizeof *v);
+		for (uint64_t k = 0; k < n; k++)
+			v[k] = (float)rnd_uniform(p->lo[i], p->hi[i]);
+		struct infd_error e = {0};
+		cr_assert_eq(infd__method_set_input_tensor(a, i, INFD_DTYPE_FLOAT32, p->in_rank[i], p->in_sizes[i], v,
+							   n * sizeof *v, &e),
+			     INFD_OK, "%s: input %u: %s", p->what, i, e.msg);
+		cr_assert_eq(infd__method_set_input_tensor(b, i, INFD_DTYPE_FLOAT32, p->in_rank[i], p->in_sizes[i], v,
+							   n * sizeof *v, &e),
+			     INFD_OK, "%s: input %u: %s", p->what, i, e.msg);
+		free(v);
+	}
+}
+
+static void compare(const struct prog *p, struct infd_method *got, struct infd_method *want, double rtol,
+		    double atol)
+{
+	for (uint32_t i = 0; i < p->n_out; i++) {
+		const struct infd_tensor *g = infd__method_output(got, i)->u.t, *w = infd__method_output(want, i)->u.t;
+		cr_assert_eq(g->numel, w->numel, "%s: output %u has %llu elements, expected %llu", p->what, i,
+			     (unsigned long long)g->numel, (unsigned long long)w->numel);
+		cr_assert_eq(g->dtype, w->dtype);
+		for (uint64_t k = 0; k < w->numel; k++) {
+			if (w->dtype == INFD_DTYPE_INT64) {
+				int64_t a = ((const int64_t *)g->data)[k], b = ((const int64_t *)w->data)[k];
+				cr_assert_eq(a, b, "%s: output %u element %llu: %lld, expected %lld", p->what, i,
+					     (unsigned long long)k, (long long)a, (long long)b);
+				continue;
+			}
+			double a = ((const float *)g->data)[k], b = ((const float *)w->data)[k];
+			cr_assert(fabs(a - b) <= atol + rtol * fabs(b) || (isnan(a) && isnan(b)),
+				  "%s: output %u element %llu: %.9g, expected %.9g", p->what, i, (unsigned long long)k, a,
+				  b);
+		}
+	}
+}
+
+/* Run the program on Vulkan (every kernel instruction must be placed there,
+ * unless `placement` lists the expected backend of each) and on the portable
+ * kernels, twice with fresh random inputs, and compare. */
+static void run_check_placed(struct prog *p, double rtol, double atol, const char *const *placement)
+{
+	struct infd_program *prog = prog_finish(p);
+	static const char *const on_vk[] = {"vulkan", "cpu"}, *const on_cpu[] = {"portable"};
+	struct infd_method *a = load_on(prog, on_vk, 2, p->what), *b = load_on(prog, on_cpu, 1, p->what);
+	const struct infd_chain_def *ch = &prog->methods[0].chains[0];
+	for (uint32_t k = 0; k < ch->n_instrs; k++) {
+		const char *where = infd__method_placement(a, 0, k);
+		const char *want = placement ? placement[k] : "vulkan";
+		cr_assert(where && strcmp(where, want) == 0, "%s: instruction %u (%s) placed on %s, expected %s", p->what,
+			  k, prog->methods[0].operators[ch->instrs[k].a].key, where ? where : "(none)", want);
+		cr_assert_str_eq(infd__method_placement(b, 0, k), "portable");
+	}
+	for (int run = 0; run < 2; run++) {
+		bind_inputs(p, a, b);
+		struct infd_error e = {0};
+		cr_assert_eq(infd__method_execute(a, &e), INFD_OK, "%s: vulkan run: %s", p->what, e.msg);
+		cr_assert_eq(infd__method_execute(b, &e), INFD_OK, "%s: portable run: %s", p->what, e.msg);
+		compare(p, a, b, rtol, atol);
+	}
+	infd__method_free(a);
+	infd__method_free(b);
+	infd__program_close(prog);
+}
+
+static void run_check(struct prog *p, double rtol, double atol)
+{
+	run_check_placed(p, rtol, atol, NULL);
+}
+
+/* ---- Elementwise ------------------------------------------------------------------------- */
+
+struct bshape {
+	uint32_t ra, rb, ro;
+	int32_t a[4], b[4], o[4];
+};
+
+static const struct bshape bshapes[] = {
+	{2, 2, 2, {3, 5}, {3, 5}, {3, 5}},
+	{3, 1, 3, {2, 3, 4}, {4}, {2, 3, 4}},
+	{3, 2, 3, {2, 1, 4}, {3, 1}, {2, 3, 4}},
+	{1, 2, 2, {1}, {5, 6}, {5, 6}},
+	{4, 4, 4, {4, 1, 1, 3}, {1, 5, 2, 1}, {4, 5, 2, 3}},
+	{0, 2, 2, {0}, {3, 4}, {3, 4}},
+	{1, 1, 1, {1000}, {1000}, {1000}},
+};
+
+Test(vulkan, binary_tensor)
+{
+	static const struct {
+		const char *name;
+		bool alpha;
+		double lo;
+	} ops[] = {{"aten::add", true, -2}, {"aten::sub", true, -2}, {"aten::mul", false, -2}, {"aten::div", false, 0.5}};
+	for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+		for (size_t s = 0; s < sizeof bshapes / sizeof bshapes[0]; s++) {
+			const struct bshape *sh = &bshapes[s];
+			char what[96];
+			snprintf(what, sizeof what, "%s.out shape case %zu", ops[o].name, s);
+			struct prog p;
+			prog_begin(&p, what);
+			int32_t a = in_t(&p, sh->ra, sh->a), b = in_range(&p, sh->rb, sh->b, ops[o].lo, 2.0);
+			int32_t y = out_t(&p, sh->ro, sh->o);
+			if (ops[o].alpha)
+				CALL(&p, ops[o].name, "out", a, b, s % 2 ? infd__pte_int(p.m, 2) : infd__pte_double(p.m, 0.5), y,
+				     y);
+			else
+				CALL(&p, ops[o].name, "out", a, b, y, y);
+			run_check(&p, 1e-6, 1e-6);
+		}
+}
+
+Test(vulkan, binary_scalar)
+{
+	static const char *names[] = {"aten::add", "aten::sub", "aten::mul", "aten::div"};
+	for (int o = 0; o < 4; o++) {
+		struct prog p;
+		prog_begin(&p, names[o]);
+		int32_t a = in_t(&p, SZ(4, 9)), y = out_t(&p, SZ(4, 9));
+		int32_t s = infd__pte_double(p.m, o == 3 ? 4.0 : 1.5);
+		if (o < 2)
+			CALL(&p, names[o], "Scalar_out", a, s, infd__pte_int(p.m, 2), y, y);
+		else
+			CALL(&p, names[o], "Scalar_out", a, s, y, y);
+		run_check(&p, 1e-6, 1e-6);
+	}
+}
+
+Test(vulkan, unary)
+{
+	static const char *names[] = {"aten::relu", "aten::sigmoid", "aten::tanh", "aten::silu", "aten::hardswish"};
+	static const struct {
+		uint32_t r;
+		int32_t s[3];
+	} shapes[] = {{2, {7, 33}}, {1, {1000}}, {3, {2, 1, 5}}};
+	for (int o = 0; o < 5; o++)
+		for (int s = 0; s < 3; s++) {
+			struct prog p;
+			prog_begin(&p, names[o]);
+			int32_t a = in_range(&p, shapes[s].r, shapes[s].s, -6, 6), y = out_t(&p, shapes[s].r, shapes[s].s);
+			CALL(&p, names[o], "out", a, y, y);
+			run_check(&p, 1e-5, 1e-6);
+		}
+	for (int approx = 0; approx < 2; approx++) {
+		struct prog p;
+		prog_begin(&p, approx ? "gelu tanh" : "gelu none");
+		int32_t a = in_range(&p, SZ(5, 40), -6, 6), y = out_t(&p, SZ(5, 40));
+		CALL(&p, "aten::gelu", "out", a, infd__pte_string(p.m, approx ? "tanh" : "none"), y, y);
+		run_check(&p, 1e-5, 1e-6);
+	}
+}
+
+Test(vulkan, clamp_family)
+{
+	struct prog p;
+	prog_begin(&p, "hardtanh");
+	int32_t a = in_t(&p, SZ(6, 7)), y = out_t(&p, SZ(6, 7));
+	CALL(&p, "aten::hardtanh", "out", a, infd__pte_double(p.m, -1), infd__pte_double(p.m, 1), y, y);
+	run_check(&p, 0, 0);
+	static const double lims[3][2] = {{-0.5, NAN}, {NAN, 0.7}, {-0.3, 0.4}};
+	for (int k = 0; k < 3; k++) {
+		prog_begin(&p, "clamp");
+		a = in_t(&p, SZ(3, 50));
+		y = out_t(&p, SZ(3, 50));
+		int32_t lo = isnan(lims[k][0]) ? infd__pte_null(p.m) : infd__pte_double(p.m, lims[k][0]);
+		int32_t hi = isnan(lims[k][1]) ? infd__pte_null(p.m) : infd__pte_double(p.m, lims[k][1]);
+		CALL(&p, "aten::clamp", "out", a, lo, hi, y, y);
+		run_check(&p, 0, 0);
+	}
+}
+
+/* ---- Matrix products -------------------------------------------------------------------- */
+
+static double gemm_tol(int32_t k)
+{
+	return 2e-6 * (k + 4);
+}
+
+Test(vulkan, mm_bmm)
+{
+	static const int32_t shapes[][3] = {{1, 1, 1}, {7, 13, 17}, {64, 64, 64}, {65, 33, 70}, {3, 200, 5}, {130, 9, 1}};
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		int32_t m = shapes[i][0], k = shapes[i][1], n = shapes[i][2];
+		struct prog p;
+		prog_begin(&p, "mm");
+		int32_t a = in_range(&p, SZ(m, k), -1, 1), b = i % 2 ? const_t(&p, SZ(k, n)) : in_range(&p, SZ(k, n), -1, 1);
+		int32_t y = out_t(&p, SZ(m, n));
+		CALL(&p, "aten::mm", "out", a, b, y, y);
+		run_check(&p, 1e-5, gemm_tol(k));
+	}
+	struct prog p;
+	prog_begin(&p, "bmm");
+	int32_t a = in_range(&p, SZ(3, 17, 9), -1, 1), b = in_range(&p, SZ(3, 9, 31), -1, 1);
+	int32_t y = out_t(&p, SZ(3, 17, 31));
+	CALL(&p, "aten::bmm", "out", a, b, y, y);
+	run_check(&p, 1e-5, gemm_tol(9));
+}
+
+Test(vulkan, addmm_linear)
+{
+	static const struct {
+		uint32_t r;
+		int32_t s[2];
+	} selfs[] = {{1, {23}}, {2, {19, 23}}, {2, {1, 23}}, {2, {19, 1}}, {0, {0}}};
+	for (size_t i = 0; i < sizeof selfs / sizeof selfs[0]; i++) {
+		struct prog p;
+		prog_begin(&p, "addmm");
+		int32_t c = in_range(&p, selfs[i].r, selfs[i].s, -1, 1);
+		int32_t a = in_range(&p, SZ(19, 11), -1, 1), b = const_t(&p, SZ(11, 23)), y = out_t(&p, SZ(19, 23));
+		CALL(&p, "aten::addmm", "out", c, a, b, infd__pte_double(p.m, 0.5), infd__pte_int(p.m, 2), y, y);
+		run_check(&p, 1e-5, gemm_tol(11) * 2);
+	}
+	struct prog p;
+	prog_begin(&p, "linear with bias");
+	int32_t x = in_range(&p, SZ(5, 7), -1, 1), w = const_t(&p, SZ(9, 7)), bias = const_t(&p, SZ(9));
+	int32_t y = out_t(&p, SZ(5, 9));
+	CALL(&p, "aten::linear", "out", x, w, bias, y, y);
+	run_check(&p, 1e-5, gemm_tol(7));
+	prog_begin(&p, "linear rank 3, no bias");
+	x = in_range(&p, SZ(2, 3, 70), -1, 1);
+	w = const_t(&p, SZ(66, 70));
+	y = out_t(&p, SZ(2, 3, 66));
+	CALL(&p, "aten::linear", "out", x, w, infd__pte_null(p.m), y, y);
+	run_check(&p, 1e-5, gemm_tol(70));
+}
+
+/* ---- Convolution and pooling ---------------------------------------------------------------- */
+
+struct conv_case {
+	const char *what;
+	uint32_t rank;
+	int32_t x[4], w[4], y[4];
+	int64_t s[2], pad[2], dil[2], groups;
+	bool bias;
+};
+
+Test(vulkan, convolution)
+{
+	static const struct conv_case cases[] = {
+		{"3x3 same", 4, {1, 3, 8, 8}, {8, 3, 3, 3}, {1, 8, 8, 8}, {1, 1}, {1, 1}, {1, 1}, 1, true},
+		{"grouped strided dilated", 4, {2, 4, 9, 7}, {6, 2, 3, 2}, {2, 6, 5, 5}, {2, 1}, {1, 0}, {1, 2}, 2, false},
+		{"depthwise", 4, {1, 8, 10, 10}, {8, 1, 3, 3}, {1, 8, 5, 5}, {2, 2}, {1, 1}, {1, 1}, 8, true},
+		{"1x1", 4, {2, 16, 5, 6}, {12, 16, 1, 1}, {2, 12, 5, 6}, {1, 1}, {0, 0}, {1, 1}, 1, true},
+		{"1-d", 3, {2, 4, 20}, {8, 4, 5}, {2, 8, 10}, {2, 2}, {2, 2}, {1, 1}, 1, true},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct conv_case *c = &cases[i];
+		uint32_t nd = c->rank - 2;
+		struct prog p;
+		prog_begin(&p, c->what);
+		int32_t x = in_range(&p, c->rank, c->x, -1, 1), w = const_t(&p, c->rank, c->w);
+		int32_t b = c->bias ? const_t(&p, SZ(c->w[0])) : infd__pte_null(p.m);
+		int32_t y = out_t(&p, c->rank, c->y);
+		int64_t zero[2] = {0, 0};
+		int32_t s = infd__pte_int_list(p.m, nd, c->s), pad = infd__pte_int_list(p.m, nd, c->pad);
+		int32_t dil = infd__pte_int_list(p.m, nd, c->dil), opad = infd__pte_int_list(p.m, nd, zero);
+		CALL(&p, "aten::convolution", "out", x, w, b, s, pad, dil, infd__pte_bool(p.m, false), opad,
+		     infd__pte_int(p.m, c->groups), y, y);
+		run_check(&p, 1e-5, 1e-5);
+	}
+}
+
+Test(vulkan, pooling)
+{
+	/* max: [self, kernel, stride, padding, dilation, ceil_mode, out, indices, ret] */
+	static const struct {
+		uint32_t r;
+		int32_t x[4], y[4];
+		int64_t k, s, pad, dil;
+		bool ceil;
+	} maxc[] = {
+		{4, {1, 3, 9, 9}, {1, 3, 5, 5}, 3, 2, 1, 1, false},
+		{4, {2, 2, 10, 11}, {2, 2, 5, 5}, 3, 2, 1, 2, true},
+		{3, {3, 8, 8}, {3, 4, 4}, 2, 2, 0, 1, false},
+	};
+	for (size_t i = 0; i < sizeof maxc / sizeof maxc[0]; i++) {
+		struct prog p;
+		prog_begin(&p, "max_pool2d_with_indices");
+		int32_t x = in_t(&p, maxc[i].r, maxc[i].x), y = out_t(&p, maxc[i].r, maxc[i].y);
+		int32_t ind = infd__pte_planned(p.m, INFD_DTYPE_INT64, maxc[i].r, maxc[i].y);
+		p.out[p.n_out++] = ind;
+		int32_t ret = infd__pte_tensor_list(p.m, 2, (const int32_t[]){y, ind});
+		CALL(&p, "aten::max_pool2d_with_indices", "out", x, IL(maxc[i].k), IL(maxc[i].s), IL(maxc[i].pad),
+		     IL(maxc[i].dil), infd__pte_bool(p.m, maxc[i].ceil), y, ind, ret);
+		run_check(&p, 0, 0);
+	}
+	/* avg: [self, kernel, stride, padding, ceil_mode, count_include_pad, divisor?, out, ret] */
+	static const struct {
+		int32_t y[4];
+		bool ceil, count_pad;
+		int64_t divisor;
+	} avgc[] = {
+		{{2, 3, 4, 4}, false, true, 0},
+		{{2, 3, 4, 4}, false, false, 0},
+		{{2, 3, 4, 4}, false, true, 5},
+		{{2, 3, 5, 4}, true, false, 0},
+	};
+	for (size_t i = 0; i < sizeof avgc / sizeof avgc[0]; i++) {
+		struct prog p;
+		prog_begin(&p, "avg_pool2d");
+		int32_t x = in_t(&p, SZ(2, 3, 8, 7)), y = out_t(&p, 4, avgc[i].y);
+		int32_t div = avgc[i].divisor ? infd__pte_int(p.m, avgc[i].divisor) : infd__pte_null(p.m);
+		CALL(&p, "aten::avg_pool2d", "out", x, IL(3, 2), IL(2, 2), IL(1, 1), infd__pte_bool(p.m, avgc[i].ceil),
+		     infd__pte_bool(p.m, avgc[i].count_pad), div, y, y);
+		run_check(&p, 1e-6, 1e-6);
+	}
+}
+
+/* ---- Reductions and normalizations ------------------------------------------------------- */
+
+Test(vulkan, mean)
+{
+	struct prog p;
+	prog_begin(&p, "mean last, keepdim");
+	int32_t x = in_t(&p, SZ(2, 3, 4, 5)), y = out_t(&p, SZ(2, 3, 4, 1));
+	CALL(&p, "aten::mean", "out", x, IL(-1), infd__pte_bool(p.m, true), infd__pte_null(p.m), y, y);
+	run_check(&p, 1e-5, 1e-6);
+	prog_begin(&p, "mean over H, W");
+	x = in_t(&p, SZ(2, 3, 4, 5));
+	y = out_t(&p, SZ(2, 3));
+	CALL(&p, "aten::mean", "out", x, IL(2, 3), infd__pte_bool(p.m, false), infd__pte_null(p.m), y, y);
+	run_check(&p, 1e-5, 1e-6);
+	prog_begin(&p, "mean over 0, 2");
+	x = in_t(&p, SZ(6, 3, 70));
+	y = out_t(&p, SZ(3));
+	CALL(&p, "aten::mean", "out", x, IL(0, 2), infd__pte_bool(p.m, false), infd__pte_null(p.m), y, y);
+	run_check(&p, 1e-5, 1e-6);
+	prog_begin(&p, "mean over all");
+	x = in_t(&p, SZ(33, 31));
+	y = out_t(&p, 0, NULL);
+	CALL(&p, "aten::mean", "out", x, infd__pte_null(p.m), infd__pte_bool(p.m, false), infd__pte_null(p.m), y, y);
+	run_check(&p, 1e-5, 1e-6);
+}
+
+Test(vulkan, softmax)
+{
+	static const struct {
+		uint32_t r;
+		int32_t s[3];
+		int64_t dim;
+	} cases[] = {{2, {4, 37}, -1}, {3, {2, 5, 3}, 1}, {2, {3, 300}, 1}, {1, {1}, 0}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct prog p;
+		prog_begin(&p, "_softmax");
+		int32_t x = in_range(&p, cases[i].r, cases[i].s, -5, 5), y = out_t(&p, cases[i].r, cases[i].s);
+		CALL(&p, "aten::_softmax", "out", x, infd__pte_int(p.m, cases[i].dim), infd__pte_bool(p.m, false), y, y);
+		run_check(&p, 1e-5, 1e-7);
+	}
+}
+
+Test(vulkan, layer_norm)
+{
+	for (int k = 0; k < 2; k++) {
+		struct prog p;
+		prog_begin(&p, k ? "layer norm over 2 dims, no affine" : "layer norm with weight and bias");
+		int32_t x, w, b, y, mean, rstd;
+		if (k == 0) {
+			x = in_t(&p, SZ(4, 10));
+			w = const_t(&p, SZ(10));
+			b = const_t(&p, SZ(10));
+			y = out_t(&p, SZ(4, 10));
+			mean = out_t(&p, SZ(4, 1));
+			rstd = out_t(&p, SZ(4, 1));
+		} else {
+			x = in_t(&p, SZ(2, 3, 200));
+			w = infd__pte_null(p.m);
+			b = infd__pte_null(p.m);
+			y = out_t(&p, SZ(2, 3, 200));
+			mean = out_t(&p, SZ(2, 1, 1));
+			rstd = out_t(&p, SZ(2, 1, 1));
+		}
+		int32_t ret = infd__pte_tensor_list(p.m, 3, (const int32_t[]){y, mean, rstd});
+		int32_t shape = k ? IL(3, 200) : IL(10);
+		CALL(&p, "aten::native_layer_norm", "out", x, shape, w, b, infd__pte_double(p.m, 1e-5), y, mean, rstd, ret);
+		run_check(&p, 1e-4, 1e-5);
+	}
+}
+
+/* ---- Copy / view family ------------------------------------------------------------------- */
+
+Test(vulkan, views_and_copies)
+{
+	struct prog p;
+	int32_t x, y;
+	prog_begin(&p, "view_copy");
+	x = in_t(&p, SZ(2, 3, 4));
+	y = out_t(&p, SZ(6, 4));
+	CALL(&p, "aten::view_copy", "out", x, IL(6, -1), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "unsqueeze_copy");
+	x = in_t(&p, SZ(2, 3));
+	y = out_t(&p, SZ(2, 1, 3));
+	CALL(&p, "aten::unsqueeze_copy", "out", x, infd__pte_int(p.m, 1), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "squeeze_copy.dim");
+	x = in_t(&p, SZ(2, 1, 3));
+	y = out_t(&p, SZ(2, 3));
+	CALL(&p, "aten::squeeze_copy", "dim_out", x, infd__pte_int(p.m, -2), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "squeeze_copy.dims");
+	x = in_t(&p, SZ(1, 4, 1, 3));
+	y = out_t(&p, SZ(4, 3));
+	CALL(&p, "aten::squeeze_copy", "dims_out", x, IL(0, 2), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "squeeze_copy");
+	x = in_t(&p, SZ(1, 4, 1, 3));
+	y = out_t(&p, SZ(4, 3));
+	CALL(&p, "aten::squeeze_copy", "out", x, y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "clone");
+	x = in_t(&p, SZ(5, 3));
+	y = out_t(&p, SZ(5, 3));
+	CALL(&p, "aten::clone", "out", x, infd__pte_null(p.m), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "permute_copy");
+	x = in_t(&p, SZ(2, 3, 4, 5));
+	y = out_t(&p, SZ(5, 3, 2, 4));
+	CALL(&p, "aten::permute_copy", "out", x, IL(3, 1, 0, 2), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "transpose_copy");
+	x = in_t(&p, SZ(2, 3, 4));
+	y = out_t(&p, SZ(4, 3, 2));
+	CALL(&p, "aten::transpose_copy", "int_out", x, infd__pte_int(p.m, 0), infd__pte_int(p.m, -1), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "t_copy");
+	x = in_t(&p, SZ(7, 3));
+	y = out_t(&p, SZ(3, 7));
+	CALL(&p, "aten::t_copy", "out", x, y, y);
+	run_check(&p, 0, 0);
+}
+
+Test(vulkan, cat_and_slice)
+{
+	struct prog p;
+	prog_begin(&p, "cat dim 1");
+	int32_t a = in_t(&p, SZ(2, 3, 4)), b = in_t(&p, SZ(2, 1, 4)), c = in_t(&p, SZ(2, 5, 4));
+	int32_t y = out_t(&p, SZ(2, 9, 4));
+	CALL(&p, "aten::cat", "out", infd__pte_tensor_list(p.m, 3, (const int32_t[]){a, b, c}), infd__pte_int(p.m, 1), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "cat dim -1");
+	a = in_t(&p, SZ(3, 2));
+	b = in_t(&p, SZ(3, 5));
+	y = out_t(&p, SZ(3, 7));
+	CALL(&p, "aten::cat", "out", infd__pte_tensor_list(p.m, 2, (const int32_t[]){a, b}), infd__pte_int(p.m, -1), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "slice step 2");
+	a = in_t(&p, SZ(3, 10, 2));
+	y = out_t(&p, SZ(3, 4, 2));
+	CALL(&p, "aten::slice_copy", "Tensor_out", a, infd__pte_int(p.m, 1), infd__pte_int(p.m, 1), infd__pte_int(p.m, -1),
+	     infd__pte_int(p.m, 2), y, y);
+	run_check(&p, 0, 0);
+	prog_begin(&p, "slice open end");
+	a = in_t(&p, SZ(6, 5));
+	y = out_t(&p, SZ(4, 5));
+	CALL(&p, "aten::slice_copy", "Tensor_out", a, infd__pte_int(p.m, 0), infd__pte_int(p.m, -4), infd__pte_null(p.m),
+	     infd__pte_int(p.m, 1), y, y);
+	run_check(&p, 0, 0);
+}
+
+/* ---- Programs of several ops ------------------------------------------------------------- */
+
+Test(vulkan, split_with_cpu)
+{
+	/* add (vulkan) -> exp (not claimed: portable) -> mul, relu (vulkan) */
+	struct prog p;
+	prog_begin(&p, "vulkan / cpu / vulkan");
+	int32_t x = in_t(&p, SZ(4, 6)), c = const_t(&p, SZ(6));
+	int32_t t1 = tmp_t(&p, SZ(4, 6)), t2 = tmp_t(&p, SZ(4, 6)), t3 = tmp_t(&p, SZ(4, 6)), y = out_t(&p, SZ(4, 6));
+	CALL(&p, "aten::add", "out", x, c, infd__pte_int(p.m, 1), t1, t1);
+	CALL(&p, "aten::exp", "out", t1, t2, t2);
+	CALL(&p, "aten::mul", "Scalar_out", t2, infd__pte_double(p.m, 0.25), t3, t3);
+	CALL(&p, "aten::relu", "out", t3, y, y);
+	static const char *const placed[] = {"vulkan", "portable", "vulkan", "vulkan"};
+	run_check_placed(&p, 1e-5, 1e-6, placed);
+}
+
+Test(vulkan, mlp_block)
+{
+	/* linear -> gelu -> linear -> + residual -> layer norm -> softmax; the
+	 * first linear's result is also a method output (it escapes mid-partition) */
+	struct prog p;
+	prog_begin(&p, "mlp block");
+	int32_t x = in_range(&p, SZ(8, 32), -1, 1);
+	int32_t w1 = const_t(&p, SZ(64, 32)), b1 = const_t(&p, SZ(64)), w2 = const_t(&p, SZ(32, 64));
+	int32_t h = out_t(&p, SZ(8, 64)), g = tmp_t(&p, SZ(8, 64)), o = tmp_t(&p, SZ(8, 32)), r = tmp_t(&p, SZ(8, 32));
+	int32_t n = tmp_t(&p, SZ(8, 32)), mean = tmp_t(&p, SZ(8, 1)), rstd = tmp_t(&p, SZ(8, 1)), y = out_t(&p, SZ(8, 32));
+	CALL(&p, "aten::linear", "out", x, w1, b1, h, h);
+	CALL(&p, "aten::gelu", "out", h, infd__pte_string(p.m, "none"), g, g);
+	CALL(&p, "aten::linear", "out", g, w2, infd__pte_null(p.m), o, o);
+	CALL(&p, "aten::add", "out", o, x, infd__pte_int(p.m, 1), r, r);
+	int32_t ret = infd__pte_tensor_list(p.m, 3, (const int32_t[]){n, mean, rstd});
+	CALL(&p, "aten::native_layer_norm", "out", r, IL(32), infd__pte_null(p.m), infd__pte_null(p.m),
+	     infd__pte_double(p.m, 1e-5), n, mean, rstd, ret);
+	CALL(&p, "aten::_softmax", "out", n, infd__pte_int(p.m, -1), infd__pte_bool(p.m, false), y, y);
+	run_check(&p, 1e-4, 1e-5);
+}
+
+Test(vulkan, refuses_what_it_does_not_run)
+{
+	/* int32 add, a channels-last tensor and transposed convolution stay on the CPU */
+	struct prog p;
+	prog_begin(&p, "refusals");
+	int32_t a = infd__pte_planned(p.m, INFD_DTYPE_INT32, SZ(4));
+	int32_t y = infd__pte_planned(p.m, INFD_DTYPE_INT32, SZ(4));
+	p.in[p.n_in++] = a;
+	p.out[p.n_out++] = y;
+	CALL(&p, "aten::add", "out", a, a, infd__pte_int(p.m, 1), y, y);
+	static const uint8_t cl[4] = {0, 2, 3, 1};
+	struct infd_pte_tensor td = {.dtype = INFD_DTYPE_FLOAT32, .rank = 4, .sizes = (const int32_t[]){1, 2, 3, 3},
+				     .dim_order = cl};
+	int32_t xc = infd__pte_tensor(p.m, &td), yc = infd__pte_tensor(p.m, &td);
+	CALL(&p, "aten::relu", "out", xc, yc, yc);
+	struct infd_program *prog = prog_finish(&p);
+	static const char *const dev[] = {"vulkan"};
+	struct infd_method *m = load_on(prog, dev, 1, p.what);
+	cr_assert_str_eq(infd__method_placement(m, 0, 0), "portable");
+	cr_assert_str_eq(infd__method_placement(m, 0, 1), "portable");
+	infd__method_free(m);
+	infd__program_close(prog);
+}
+
+/* ---- Device choice and the pipeline cache ------------------------------------------------- */
+
+Test(vulkan_device, probe_and_override)
+{
+	struct infd_backend be = vk_create(NULL);
+	struct infd_device_info info = {0};
+	cr_assert_eq(be.ops->probe(be.ctx, &info), INFD_OK);
+	cr_assert_str_eq(info.kind, "gpu");
+	cr_assert_str_eq(be.ops->name, "vulkan");
+	struct infd_vulkan_stats st;
+	cr_assert(infd__vulkan_stats(&be, &st));
+	cr_assert(strstr(info.name, st.device), "probe name '%s' lacks the device name '%s'", info.name, st.device);
+	cr_assert_eq(st.n_pipelines, 7u);
+	/* choose the same device again by a piece of its name */
+	char piece[8];
+	snprintf(piece, sizeof piece, "%.5s", st.device);
+	struct infd_backends_config cfg;
+	infd__backends_config_default(&cfg);
+	cfg.vulkan_device = piece;
+	struct infd_backend be2 = vk_create(&cfg);
+	struct infd_vulkan_stats st2;
+	cr_assert(infd__vulkan_stats(&be2, &st2));
+	cr_assert(strstr(st2.device, piece), "asked for '%s', got '%s'", piece, st2.device);
+	be2.ops->destroy(be2.ctx);
+	be.ops->destroy(be.ctx);
+	struct infd_backend portable = rt->backends[0];
+	cr_assert_not(infd__vulkan_stats(&portable, &st), "the portable backend is not a Vulkan one");
+}
+
+Test(vulkan_device, refuses_unknown_device)
+{
+	struct infd_backend be = vk_create(NULL); /* skips when no device exists at all */
+	be.ops->destroy(be.ctx);
+	struct infd_backends_config cfg;
+	infd__backends_config_default(&cfg);
+	cfg.vulkan_device = "no-such-gpu-9000";
+	struct infd_error e = {0};
+	infd_status st = infd__backend_vulkan_create(rt, &cfg, &be, &e);
+	cr_assert_neq(st, INFD_OK, "a device that does not exist was accepted");
+	cr_assert(strstr(e.msg, "no-such-gpu-9000"), "message '%s' does not name the device asked for", e.msg);
+	cr_assert(strstr(e.msg, "devices:"), "message '%s' does not list the devices there are", e.msg);
+}
+
+Test(vulkan_device, pipeline_cache)
+{
+	char dir[] = "/tmp/infd-vk-cacheXXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof path, "%s/vulkan-pipelines.bin", dir);
+	struct infd_backends_config cfg;
+	infd__backends_config_default(&cfg);
+	cfg.cache_dir = dir;
+	struct infd_backend be = vk_create(&cfg);
+	struct infd_vulkan_stats cold, warm, bad;
+	cr_assert(infd__vulkan_stats(&be, &cold));
+	be.ops->destroy(be.ctx);
+	cr_assert_not(cold.cache_loaded, "a cache was loaded from an empty directory");
+	cr_assert(cold.cache_saved, "the pipeline cache was not written");
+	struct stat sb;
+	cr_assert_eq(stat(path, &sb), 0, "%s is missing", path);
+	cr_assert_gt(sb.st_size, 64);
+	be = vk_create(&cfg);
+	cr_assert(infd__vulkan_stats(&be, &warm));
+	be.ops->destroy(be.ctx);
+	cr_assert(warm.cache_loaded, "the second start did not use the cache file");
+	cr_assert_not(warm.cache_saved, "an unchanged cache was rewritten");
+	/* a file for another device (header UUID changed) is ignored and replaced */
+	FILE *f = fopen(path, "r+b");
+	cr_assert_not_null(f);
+	fseek(f, 24, SEEK_SET); /* the first byte of the device UUID */
+	int byte = fgetc(f);
+	fseek(f, 24, SEEK_SET);
+	fputc(byte ^ 0xff, f);
+	fclose(f);
+	be = vk_create(&cfg);
+	cr_assert(infd__vulkan_stats(&be, &bad));
+	be.ops->destroy(be.ctx);
+	cr_assert_not(bad.cache_loaded, "a cache file with another device's UUID was used");
+	cr_assert(bad.cache_saved);
+	fprintf(stderr, "vulkan pipelines on %s: cold %.1f ms, warm %.1f ms\n", cold.device, cold.pipeline_ns / 1e6,
+		warm.pipeline_ns / 1e6);
+	remove(path);
+	rmdir(dir);
+}
+
+#endif
