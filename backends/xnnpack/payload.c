@@ -370,7 +370,7 @@ static infd_status decode_value(struct dec *d, const struct infd_fb_vec *xvalues
 	v->rank = (uint8_t)dims.count;
 	for (uint32_t k = 0; k < dims.count; k++)
 		v->dims[k] = infd__fb_vec_u32(&d->fb, &dims, k);
-	uint64_t nbytes;
+	uint64_t nbytes = 0;
 	TRY(value_bytes(d, tpath, v, &nbytes));
 
 	if (flags & ~(uint32_t)(INFD_XV_INPUT | INFD_XV_OUTPUT))
