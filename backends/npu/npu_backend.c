@@ -373,11 +373,13 @@ static infd_status take_output_shape(struct npu_backend *be, const struct npu_ca
 		if (d->sizes[r] < 0)
 			return infd__fail(err, INFD_KERNEL_FAILED, "NPU plugin '%s', %s '%s': output %u has size %d",
 					  be->name, c->what_kind, c->what, k, d->sizes[r]);
-	infd_status st = infd__tensor_resize(t, d->rank, d->sizes, err);
-	if (st)
-		return infd__fail_prefix(err, st, "NPU plugin '%s', %s '%s', output %u: ", be->name, c->what_kind,
-					 c->what, k);
-	return INFD_OK;
+	if (infd__tensor_resize(t, d->rank, d->sizes, err) == INFD_OK)
+		return INFD_OK;
+	infd__fail_prefix(err, INFD_KERNEL_FAILED, "NPU plugin '%s', %s '%s', output %u has a shape it cannot take: ",
+			  be->name, c->what_kind, c->what, k);
+	if (err)
+		err->status = INFD_KERNEL_FAILED;
+	return INFD_KERNEL_FAILED;
 }
 
 static infd_status call_execute(struct npu_backend *be, struct npu_call *c, const struct infd_evalue *values,

@@ -3,9 +3,12 @@
  * variants (TNPU_* defines): the working plugin and ones that fail each check.
  *
  * The working plugin ("testnpu") claims delegate id "InfdTestNpu". Its payload
- * is "ITN1" or "ITN2" then float32 a, float32 b (little-endian, 12 bytes):
+ * is a 4-byte magic then float32 a, float32 b (little-endian, 12 bytes):
  *   ITN1: args (x, y)      y  = a*x + b
  *   ITN2: args (x, y, z)   y  = a*x + b, z = x*x   (two outputs)
+ *   ITNH: args (x, y)      y  = a*x + b over the first half of x; y's shape
+ *                          becomes half of x's (a dynamic output shape)
+ *   ITNG: args (x, y)      claims an output twice x's size (which cannot fit)
  * Compile spec "activation" = "relu" applies max(0, .) to y; "none" or absent
  * leaves it; anything else makes init fail. A NaN input makes execute fail.
  * It also runs operator "aten::mul.out" for float32 tensors of equal shape. */
@@ -19,7 +22,7 @@
 struct tnpu {
 	float a, b;
 	int relu;
-	int kind; /* 1, 2: ITN1 / ITN2 delegate; 3: aten::mul.out */
+	int kind; /* 1, 2: ITN1 / ITN2; 3: aten::mul.out; 4, 5: ITNH / ITNG */
 };
 
 static int live_handles;
@@ -90,9 +93,12 @@ static int tnpu_init(const struct infd_npu_init_info *info, void **handle_out, u
 		t.kind = 3;
 	} else {
 		const unsigned char *p = info->payload;
-		if (info->payload_size != 12 || (memcmp(p, "ITN1", 4) != 0 && memcmp(p, "ITN2", 4) != 0))
-			return fail(err, err_size, "testnpu: payload is not an ITN1/ITN2 blob of 12 bytes");
-		t.kind = p[3] == '1' ? 1 : 2;
+		static const char magics[] = "ITN1ITN2----ITNHITNG";
+		for (int k = 0; k < 5 && info->payload_size == 12; k++)
+			if (k != 2 && memcmp(p, magics + 4 * k, 4) == 0)
+				t.kind = k + 1;
+		if (!t.kind)
+			return fail(err, err_size, "testnpu: payload is not a 12-byte ITN1/ITN2/ITNH/ITNG blob");
 		memcpy(&t.a, p + 4, 4);
 		memcpy(&t.b, p + 8, 4);
 		for (uint32_t k = 0; k < info->n_specs; k++) {
@@ -107,7 +113,7 @@ static int tnpu_init(const struct infd_npu_init_info *info, void **handle_out, u
 				return 1;
 			}
 		}
-		uint32_t want = t.kind == 1 ? 2 : 3;
+		uint32_t want = t.kind == 2 ? 3 : 2;
 		if (info->n_args != want)
 			return fail(err, err_size, "testnpu: wrong number of delegate arguments");
 		for (uint32_t k = 0; k < want; k++)
@@ -139,12 +145,21 @@ static int tnpu_execute(void *handle, const struct infd_npu_tensor *inputs, uint
 			o[i] = x[i] * y[i];
 		return 0;
 	}
-	if (n_inputs != 1 || n_outputs != (uint32_t)h->kind)
+	if (n_inputs != 1 || n_outputs != (h->kind == 2 ? 2u : 1u))
 		return fail(err, err_size, "testnpu: delegate called with the wrong split");
 	const float *x = inputs[0].data;
 	float *y = outputs[0].data;
 	float *z = h->kind == 2 ? outputs[1].data : NULL;
 	uint64_t n = numel(&inputs[0]);
+	if (h->kind == 5) {
+		outputs[0].sizes[0] = (int32_t)(2 * n);
+		return 0;
+	}
+	if (h->kind == 4) {
+		n /= 2;
+		outputs[0].rank = 1;
+		outputs[0].sizes[0] = (int32_t)n;
+	}
 	for (uint64_t i = 0; i < n; i++)
 		if (isnan(x[i])) {
 			snprintf(err, err_size, "testnpu: input element %llu is NaN", (unsigned long long)i);

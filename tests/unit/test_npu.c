@@ -291,6 +291,52 @@ Test(npu, delegate_with_two_outputs)
 	env_end(&env);
 }
 
+/* forward(x: f32[4]) -> y: f32[<=4] (dynamic bound) through delegate payload `magic`. */
+static struct infd_program *dynamic_out_prog(const char *magic)
+{
+	struct infd_pte_writer *w = infd__pte_writer_create(NULL);
+	struct infd_pte_method *pm = infd__pte_method(w, "forward");
+	int32_t x = infd__pte_planned(pm, INFD_DTYPE_FLOAT32, 1, s4);
+	int32_t y = infd__pte_tensor(pm, &(struct infd_pte_tensor){.dtype = INFD_DTYPE_FLOAT32, .rank = 1, .sizes = s4,
+								  .dynamism = INFD_SHAPE_DYNAMIC_BOUND, .memory_id = 1,
+								  .memory_offset = 64});
+	infd__pte_arena(pm, 1, 128);
+	uint8_t blob[12];
+	payload(blob, magic, 2.0f, 0.0f);
+	int32_t d = infd__pte_delegate(pm, "InfdTestNpu", blob, sizeof blob, 0, NULL);
+	infd__pte_inputs(pm, 1, &x);
+	infd__pte_outputs(pm, 1, &y);
+	infd__pte_delegate_call(pm, d, 2, (const int32_t[]){x, y});
+	return finish(w);
+}
+
+Test(npu, plugin_sets_a_dynamic_output_shape)
+{
+	struct npu_env env = {0};
+	env_dir(&env);
+	env_link(&env, "good", NULL);
+	env_start(&env, true);
+	struct infd_program *p = dynamic_out_prog("ITNH");
+	struct infd_method *m = load_ok(env.rt, p, NULL);
+	set_f32(m, 0, (const float[]){1, 2, 3, 4}, 4);
+	execute_ok(m);
+	expect_out(m, 0, (const float[]){2, 4}, 2);
+	cr_assert_eq(infd__method_output(m, 0)->u.t->sizes[0], 2);
+	infd__method_free(m);
+	infd__program_close(p);
+
+	/* a shape beyond the output's bound fails the run, naming the plugin */
+	p = dynamic_out_prog("ITNG");
+	m = load_ok(env.rt, p, NULL);
+	set_f32(m, 0, (const float[]){1, 2, 3, 4}, 4);
+	struct infd_error e = {0};
+	cr_assert_eq(infd__method_execute(m, &e), INFD_KERNEL_FAILED, "%s", e.msg);
+	cr_assert(strstr(e.msg, "NPU plugin 'testnpu'") && strstr(e.msg, "exceeds its bound"), "%s", e.msg);
+	infd__method_free(m);
+	infd__program_close(p);
+	env_end(&env);
+}
+
 Test(npu, without_plugins_the_delegate_is_refused_by_name)
 {
 	struct npu_env env = {0};
