@@ -180,6 +180,8 @@ static infd_status make_device(struct vk_ctx *c, struct infd_error *err)
 	volkLoadDevice(c->dev);
 	vkGetDeviceQueue(c->dev, c->queue_family, 0, &c->queue);
 	c->align = c->props.limits.minStorageBufferOffsetAlignment;
+	if (c->align < c->props.limits.minUniformBufferOffsetAlignment)
+		c->align = c->props.limits.minUniformBufferOffsetAlignment;
 	if (c->align < 256)
 		c->align = 256;
 	return INFD_OK;
@@ -191,7 +193,7 @@ static infd_status make_layouts(struct vk_ctx *c, struct infd_error *err)
 	for (uint32_t i = 0; i < VK_N_BINDINGS; i++)
 		b[i] = (VkDescriptorSetLayoutBinding){
 			.binding = i,
-			.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+			.descriptorType = i ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
 			.descriptorCount = 1,
 			.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
 		};

@@ -105,6 +105,7 @@ const char *infd__vk_result_name(VkResult r);
 /* ---- Lowering (vk_ops.c, vk_ops_nn.c) --------------------------------------- */
 
 #define VK_MAX_PARAMS 48
+#define VK_PARAM_BYTES (VK_MAX_PARAMS * 4) /* the uniform block every shader declares */
 
 /* One compute dispatch: pipeline, parameter block, tensors bound at bindings
  * 1..6 (value indices, -1 = unused) and which of them it writes. */

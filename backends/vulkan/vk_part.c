@@ -228,7 +228,7 @@ static infd_status upload_once(struct vk_part *p, const struct vk_dispatch *ds, 
 			consts = align_up(consts + p->slots[i].nbytes, 16);
 	for (uint32_t i = 0; i < p->n_dispatch; i++) {
 		param_off[i] = params;
-		params = align_up(params + ds[i].n_params * 4, c->align);
+		params = align_up(params + VK_PARAM_BYTES, c->align);
 	}
 	infd_status st = infd__vk_alloc(c, &c->dev_heap, params, &p->params, err);
 	if (st)
@@ -246,7 +246,7 @@ static infd_status upload_once(struct vk_part *p, const struct vk_dispatch *ds, 
 		at = align_up(at + p->slots[i].nbytes, 16);
 	}
 	for (uint32_t i = 0; i < p->n_dispatch; i++)
-		memcpy(m + at + param_off[i], ds[i].params, ds[i].n_params * 4);
+		memcpy(m + at + param_off[i], ds[i].params, VK_PARAM_BYTES);
 	struct once_copy oc = {.p = p, .src = &tmp};
 	st = infd__vk_run_once(c, record_once, &oc, err);
 	infd__vk_free(c, &tmp);
@@ -257,12 +257,14 @@ static infd_status make_sets(struct vk_part *p, const struct vk_dispatch *ds, co
 			     VkDescriptorSet *sets, struct infd_error *err)
 {
 	struct vk_ctx *c = p->c;
-	VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-				   .descriptorCount = p->n_dispatch * VK_N_BINDINGS};
+	VkDescriptorPoolSize ps[2] = {
+		{.type = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, .descriptorCount = p->n_dispatch},
+		{.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = p->n_dispatch * (VK_N_BINDINGS - 1)},
+	};
 	VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
 					 .maxSets = p->n_dispatch,
-					 .poolSizeCount = 1,
-					 .pPoolSizes = &ps};
+					 .poolSizeCount = 2,
+					 .pPoolSizes = ps};
 	VkResult r = vkCreateDescriptorPool(c->dev, &pi, NULL, &p->dpool);
 	for (uint32_t i = 0; i < p->n_dispatch && r == VK_SUCCESS; i++) {
 		VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
@@ -277,7 +279,7 @@ static infd_status make_sets(struct vk_part *p, const struct vk_dispatch *ds, co
 		VkDescriptorBufferInfo bi[VK_N_BINDINGS];
 		VkWriteDescriptorSet w[VK_N_BINDINGS];
 		bi[0] = (VkDescriptorBufferInfo){infd__vk_buf(&p->params), p->params.off + param_off[i],
-						 ds[i].n_params * 4};
+						 VK_PARAM_BYTES};
 		for (int b = 0; b < VK_N_BINDINGS - 1; b++) {
 			const struct vk_range *rg = &c->dummy;
 			VkDeviceSize size = c->dummy.size;
@@ -293,7 +295,8 @@ static infd_status make_sets(struct vk_part *p, const struct vk_dispatch *ds, co
 						      .dstSet = sets[i],
 						      .dstBinding = (uint32_t)b,
 						      .descriptorCount = 1,
-						      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+						      .descriptorType = b ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+									  : VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
 						      .pBufferInfo = &bi[b]};
 		vkUpdateDescriptorSets(c->dev, VK_N_BINDINGS, w, 0, NULL);
 	}

@@ -32,7 +32,7 @@ layout(std430, set = 0, binding = 4) readonly buffer Bias { float bias[]; };
 void main()
 {
 	uint id = flat_id(64u);
-	if (id >= p[P_TOTAL])
+	if (id >= pu(P_TOTAL))
 		return;
 	const int H = pi(P_H), W = pi(P_W), OH = pi(P_OH), OW = pi(P_OW);
 	const int KH = pi(P_KH), KW = pi(P_KW), CIN = pi(P_CIN), COUT = pi(P_COUT);
@@ -73,9 +73,11 @@ void main()
 			}
 		}
 	}
-	bool hb = p[P_HAS_BIAS] != 0u;
-	for (int j = 0; j < ocb; j++) {
-		int oc = oc0 + j;
-		o[((n * COUT + oc) * OH + oh) * OW + ow] = acc[j] + (hb ? bias[oc] : 0.0);
+	bool hb = pu(P_HAS_BIAS) != 0u;
+	[[unroll]] for (int j = 0; j < 4; j++) {
+		if (j < ocb) {
+			int oc = oc0 + j;
+			o[((n * COUT + oc) * OH + oh) * OW + ow] = acc[j] + (hb ? bias[oc] : 0.0);
+		}
 	}
 }

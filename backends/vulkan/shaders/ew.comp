@@ -66,14 +66,18 @@ float erf_as(float x)
 void main()
 {
 	uint idx = flat_id(256u);
-	if (idx >= p[P_N])
+	if (idx >= pu(P_N))
 		return;
 	int rank = pi(P_RANK);
-	uint flags = p[P_FLAGS];
+	uint flags = pu(P_FLAGS);
 	uint rest = idx;
 	int oi = pi(P_OOFF), ai = pi(P_AOFF), bi = pi(P_BOFF);
-	for (int d = rank - 1; d >= 0; d--) {
-		uint sz = p[P_SIZES + d];
+	if (rank == 1) {
+		oi += int(idx) * pi(P_OSTR);
+		ai += int(idx) * pi(P_ASTR);
+		bi += int(idx) * pi(P_BSTR);
+	} else for (int d = rank - 1; d >= 0; d--) {
+		uint sz = pu(P_SIZES + d);
 		int k = int(rest % sz);
 		rest /= sz;
 		oi += k * pi(P_OSTR + d);

@@ -35,20 +35,20 @@ shared float Bs[BK][BN];
 
 void main()
 {
-	const uint M = p[P_M], N = p[P_N], K = p[P_K];
+	const uint M = pu(P_M), N = pu(P_N), K = pu(P_K);
 	const uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
 	const uint tid = ty * 16u + tx;
 	const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN, batch = gl_WorkGroupID.z;
-	const uint a_base = batch * p[P_A_BS], b_base = batch * p[P_B_BS];
-	const uint a_rs = p[P_A_RS], a_ks = p[P_A_KS], b_ks = p[P_B_KS], b_cs = p[P_B_CS];
+	const uint a_base = batch * pu(P_A_BS), b_base = batch * pu(P_B_BS);
+	const uint a_rs = pu(P_A_RS), a_ks = pu(P_A_KS), b_ks = pu(P_B_KS), b_cs = pu(P_B_CS);
 	float acc[4][4];
-	for (int i = 0; i < 4; i++)
-		for (int j = 0; j < 4; j++)
+	[[unroll]] for (int i = 0; i < 4; i++)
+		[[unroll]] for (int j = 0; j < 4; j++)
 			acc[i][j] = 0.0;
 	for (uint k0 = 0u; k0 < K; k0 += BK) {
 		// each thread loads 4 elements of each tile; consecutive threads take
 		// consecutive rows of A (m) and columns of B (n)
-		for (uint e = 0u; e < 4u; e++) {
+		[[unroll]] for (uint e = 0u; e < 4u; e++) {
 			uint lin = tid + e * 256u;
 			uint am = lin % BM, ak = lin / BM;
 			uint gm = m0 + am, gk = k0 + ak;
@@ -58,31 +58,31 @@ void main()
 			Bs[bk][bn] = (gn < N && gk2 < K) ? b[b_base + gk2 * b_ks + gn * b_cs] : 0.0;
 		}
 		barrier();
-		for (uint k = 0u; k < BK; k++) {
+		[[unroll]] for (uint k = 0u; k < BK; k++) {
 			float av[4], bv[4];
-			for (uint i = 0u; i < 4u; i++)
+			[[unroll]] for (uint i = 0u; i < 4u; i++)
 				av[i] = As[k][ty + 16u * i];
-			for (uint j = 0u; j < 4u; j++)
+			[[unroll]] for (uint j = 0u; j < 4u; j++)
 				bv[j] = Bs[k][tx + 16u * j];
-			for (uint i = 0u; i < 4u; i++)
-				for (uint j = 0u; j < 4u; j++)
+			[[unroll]] for (uint i = 0u; i < 4u; i++)
+				[[unroll]] for (uint j = 0u; j < 4u; j++)
 					acc[i][j] += av[i] * bv[j];
 		}
 		barrier();
 	}
 	const float alpha = pf(P_ALPHA), beta = pf(P_BETA);
-	const bool has_bias = (p[P_FLAGS] & 1u) != 0u;
-	for (uint i = 0u; i < 4u; i++) {
+	const bool has_bias = (pu(P_FLAGS) & 1u) != 0u;
+	[[unroll]] for (uint i = 0u; i < 4u; i++) {
 		uint gm = m0 + ty + 16u * i;
 		if (gm >= M)
 			continue;
-		for (uint j = 0u; j < 4u; j++) {
+		[[unroll]] for (uint j = 0u; j < 4u; j++) {
 			uint gn = n0 + tx + 16u * j;
 			if (gn >= N)
 				continue;
 			float v = alpha * acc[i][j];
 			if (has_bias)
-				v += beta * c[batch * p[P_C_BS] + gm * p[P_C_RS] + gn * p[P_C_CS]];
+				v += beta * c[batch * pu(P_C_BS) + gm * pu(P_C_RS) + gn * pu(P_C_CS)];
 			o[(batch * M + gm) * N + gn] = v;
 		}
 	}

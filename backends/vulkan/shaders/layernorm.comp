@@ -36,10 +36,10 @@ float block_sum(float v, uint tid)
 void main()
 {
 	uint row = flat_group();
-	if (row >= p[P_ROWS])
+	if (row >= pu(P_ROWS))
 		return;
 	uint tid = gl_LocalInvocationID.x;
-	uint L = p[P_L], flags = p[P_FLAGS];
+	uint L = pu(P_L), flags = pu(P_FLAGS);
 	uint base = row * L;
 	float s = 0.0;
 	for (uint l = tid; l < L; l += 128u)

@@ -28,7 +28,7 @@ layout(std430, set = 0, binding = 3) writeonly buffer Ind { uint ind[]; };
 void main()
 {
 	uint id = flat_id(64u);
-	if (id >= p[P_TOTAL])
+	if (id >= pu(P_TOTAL))
 		return;
 	const int H = pi(P_H), W = pi(P_W), OH = pi(P_OH), OW = pi(P_OW);
 	int ow = int(id % uint(OW));
@@ -38,7 +38,7 @@ void main()
 	int xb = plane * H * W;
 	int hs = oh * pi(P_SH) - pi(P_PH), ws = ow * pi(P_SW) - pi(P_PW);
 	int KH = pi(P_KH), KW = pi(P_KW);
-	if (p[P_MODE] == 0u) {
+	if (pu(P_MODE) == 0u) {
 		int dh = pi(P_DH), dw = pi(P_DW);
 		float mv = uintBitsToFloat(0xff800000u); // -inf
 		int mi = -1;
@@ -60,7 +60,7 @@ void main()
 			}
 		}
 		o[id] = mv;
-		if (p[P_HAS_IND] != 0u) {
+		if (pu(P_HAS_IND) != 0u) {
 			ind[2u * id] = uint(mi);
 			ind[2u * id + 1u] = 0u;
 		}
@@ -76,7 +76,7 @@ void main()
 				s += x[xb + h * W + w];
 		int div = pi(P_DIVISOR);
 		if (div == 0)
-			div = p[P_COUNT_PAD] != 0u ? pool_size : (he - h0) * (we - w0);
+			div = pu(P_COUNT_PAD) != 0u ? pool_size : (he - h0) * (we - w0);
 		o[id] = s / float(div);
 	}
 }

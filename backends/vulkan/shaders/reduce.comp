@@ -22,24 +22,24 @@ shared float part[128];
 void main()
 {
 	uint oidx = flat_group();
-	if (oidx >= p[P_NOUT])
+	if (oidx >= pu(P_NOUT))
 		return;
 	uint tid = gl_LocalInvocationID.x;
 	uint rest = oidx;
 	int base = 0;
 	for (int d = pi(P_KRANK) - 1; d >= 0; d--) {
-		uint sz = p[P_KSIZES + d];
+		uint sz = pu(P_KSIZES + d);
 		base += int(rest % sz) * pi(P_KSTR + d);
 		rest /= sz;
 	}
-	uint R = p[P_R];
+	uint R = pu(P_R);
 	int rr = pi(P_RRANK);
 	float s = 0.0;
 	for (uint k = tid; k < R; k += 128u) {
 		uint q = k;
 		int off = base;
 		for (int d = rr - 1; d >= 0; d--) {
-			uint sz = p[P_RSIZES + d];
+			uint sz = pu(P_RSIZES + d);
 			off += int(q % sz) * pi(P_RSTR + d);
 			q /= sz;
 		}

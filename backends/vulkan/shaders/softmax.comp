@@ -16,10 +16,10 @@ shared float red[128];
 void main()
 {
 	uint row = flat_group();
-	if (row >= p[P_ROWS])
+	if (row >= pu(P_ROWS))
 		return;
 	uint tid = gl_LocalInvocationID.x;
-	uint L = p[P_L], inner = p[P_INNER];
+	uint L = pu(P_L), inner = pu(P_INNER);
 	uint base = (row / inner) * L * inner + row % inner;
 	float m = uintBitsToFloat(0xff800000u);
 	for (uint l = tid; l < L; l += 128u)
