@@ -226,19 +226,22 @@ static uint32_t backend_order(const struct infd_runtime *rt, const struct infd_m
 	return n;
 }
 
+/* Does backend `b` take instruction `in`? */
+static bool backend_takes(const struct infd_method *m, uint32_t b, const struct infd_instr_def *in)
+{
+	const struct infd_backend *be = &m->rt->backends[b];
+	if (in->kind == INFD_INSTR_KERNEL)
+		return be->ops->supports && be->ops->supports(be->ctx, m->def, m->values, in);
+	if (in->kind == INFD_INSTR_DELEGATE)
+		return be->ops->claims_delegate && be->ops->claims_delegate(be->ctx, m->def->delegates[in->a].id);
+	return false;
+}
+
 static int backend_for(const struct infd_method *m, const struct infd_instr_def *in)
 {
-	const struct infd_runtime *rt = m->rt;
-	for (uint32_t o = 0; o < m->n_order; o++) {
-		uint32_t b = m->order[o];
-		const struct infd_backend *be = &rt->backends[b];
-		if (in->kind == INFD_INSTR_KERNEL && be->ops->supports &&
-		    be->ops->supports(be->ctx, m->def, m->values, in))
-			return (int)b;
-		if (in->kind == INFD_INSTR_DELEGATE && be->ops->claims_delegate &&
-		    be->ops->claims_delegate(be->ctx, m->def->delegates[in->a].id))
-			return (int)b;
-	}
+	for (uint32_t o = 0; o < m->n_order; o++)
+		if (backend_takes(m, m->order[o], in))
+			return (int)m->order[o];
 	return -1;
 }
 
@@ -304,6 +307,42 @@ static infd_status place(struct infd_method *m, struct infd_error *err)
 	return INFD_OK;
 }
 
+/* The step's backend refused to prepare it (a plugin's init failed, a shader
+ * did not compile): try the later backends of the method's order that take
+ * every instruction of the step. When none succeeds, `err` keeps the first
+ * refusal with the others appended; when one does, `err` is cleared. */
+static infd_status prepare_fallback(struct infd_method *m, struct infd_step *st,
+				    const struct infd_partition_desc *desc, infd_status rc, struct infd_error *err)
+{
+	uint32_t o = 0;
+	while (o < m->n_order && m->order[o] != st->backend)
+		o++;
+	for (o++; o < m->n_order; o++) {
+		uint32_t b = m->order[o];
+		bool takes = true;
+		for (uint32_t k = 0; takes && k < desc->n_instrs; k++)
+			takes = backend_takes(m, b, desc->instrs[k]);
+		if (!takes)
+			continue;
+		const struct infd_backend *be = &m->rt->backends[b];
+		struct infd_error e2;
+		infd__error_clear(&e2);
+		st->prepared = NULL;
+		if (be->ops->prepare(be->ctx, desc, &st->prepared, &e2) == INFD_OK) {
+			st->backend = b;
+			infd__error_clear(err);
+			return INFD_OK;
+		}
+		st->prepared = NULL;
+		if (err) {
+			size_t used = strlen(err->msg);
+			snprintf(err->msg + used, sizeof err->msg - used, "; backend '%s' also refused: %s", be->ops->name,
+				 e2.msg);
+		}
+	}
+	return rc;
+}
+
 static infd_status prepare_steps(struct infd_method *m, struct infd_error *err)
 {
 	const struct infd_method_def *def = m->def;
@@ -330,10 +369,14 @@ static infd_status prepare_steps(struct infd_method *m, struct infd_error *err)
 		};
 		const struct infd_backend *be = &m->rt->backends[st->backend];
 		infd_status rc = be->ops->prepare(be->ctx, &desc, &st->prepared, err);
+		if (rc)
+			rc = infd__fail_prefix(err, rc, "method '%s', instructions %u..%u on backend '%s': ", def->name,
+					       st->first, st->first + st->count - 1, be->ops->name);
+		if (rc && rc != INFD_NO_MEMORY)
+			rc = prepare_fallback(m, st, &desc, rc, err);
 		free(instrs);
 		if (rc)
-			return infd__fail_prefix(err, rc, "method '%s', instructions %u..%u on backend '%s': ", def->name,
-						 st->first, st->first + st->count - 1, be->ops->name);
+			return rc;
 	}
 	return INFD_OK;
 }

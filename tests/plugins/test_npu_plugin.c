@@ -194,7 +194,12 @@ static void tnpu_destroy(void *handle)
 #define TNPU_ID "InfdTestNpu"
 #endif
 
+#ifdef TNPU_FAIL_INIT
+/* also the working plugin's id: infd must fall back to it when this one fails */
+static const char *const tnpu_ids[] = {TNPU_ID, "InfdTestNpu", NULL};
+#else
 static const char *const tnpu_ids[] = {TNPU_ID, NULL};
+#endif
 #if !defined(TNPU_FAIL_INIT)
 static const char *const tnpu_ops[] = {"aten::mul.out", NULL};
 #endif

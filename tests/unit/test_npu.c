@@ -480,9 +480,13 @@ Test(npu, failing_init_refuses_only_that_program)
 	cr_assert(strstr(msg, "NPU plugin 'failnpu'"), "names the plugin: %s", msg);
 	cr_assert(strstr(msg, "InfdFailNpu"), "names the delegate: %s", msg);
 
-	/* the same runtime still loads and runs another program on another plugin */
+	/* the same runtime still loads and runs another program. failnpu claims
+	 * InfdTestNpu too and comes first (file order); its init fails, so the
+	 * delegate falls back to the next plugin that claims it */
+	cr_assert_lt(backend_index(env.rt, "failnpu"), backend_index(env.rt, "testnpu"));
 	struct infd_program *good = delegate_prog("InfdTestNpu", 3.0f, 0.0f, NULL);
 	struct infd_method *m = load_ok(env.rt, good, NULL);
+	cr_assert_str_eq(infd__method_placement(m, 0, 0), "testnpu");
 	set_f32(m, 0, (const float[]){1, 2, 3, 4}, 4);
 	execute_ok(m);
 	expect_out(m, 0, (const float[]){3, 6, 9, 12}, 4);
@@ -491,6 +495,7 @@ Test(npu, failing_init_refuses_only_that_program)
 	struct infd_program *gelu = delegate_prog("InfdTestNpu", 1.0f, 0.0f, "gelu");
 	msg = load_fails(env.rt, gelu, INFD_UNSUPPORTED);
 	cr_assert(strstr(msg, "unknown activation 'gelu'"), "%s", msg);
+	cr_assert(strstr(msg, "the firmware refused the graph"), "every refusal is reported: %s", msg);
 	cr_assert_eq(live_instances(), 1, "the failed load left no instance behind");
 
 	/* and the first method is still fine */
