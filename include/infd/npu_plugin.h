@@ -152,7 +152,8 @@ struct infd_npu_plugin {
 	 * handle in *handle_out and, for a delegate, the number of trailing
 	 * arguments that are outputs in *n_outputs_out (infd sets it to 1 before the
 	 * call; ExecuTorch convention: inputs first, then outputs). Failing here
-	 * refuses that model only: its load fails with the message in `err`. */
+	 * affects that model only: infd offers the call to the next backend that
+	 * takes it, and when there is none the load fails quoting `err`. */
 	int (*init)(const struct infd_npu_init_info *info, void **handle_out, uint32_t *n_outputs_out, char *err,
 		    size_t err_size);
 
