@@ -885,6 +885,9 @@ struct low {
 	struct infd_error *err;
 	struct form *f;
 	bool *view_like; /* tensors no instruction writes, that the method reads: views of others */
+	int32_t *views;  /* the view_like values, listed */
+	uint32_t n_views;
+	uint32_t cur;    /* chain index of the instruction being lowered */
 	int32_t *ext;
 	uint32_t n_ext, cap_ext;
 	int32_t *written; /* values written so far, in order */
@@ -1203,6 +1206,76 @@ static infd_status reshape_value(struct low *L, int32_t x, int32_t y)
 	return reshape(L, p, ty->rank, dy, &fy->plain);
 }
 
+static bool overlaps(const struct infd_tensor *t, const uint8_t *b, const uint8_t *e)
+{
+	const uint8_t *tb = t->data;
+	return tb && tb < e && b < tb + t->nbytes;
+}
+
+static bool is_view_over(const struct low *L, int32_t v, const uint8_t *b, const uint8_t *e)
+{
+	return v >= 0 && L->view_like[v] && overlaps(T(L, v), b, e);
+}
+
+/* Does an instruction outside the partition (or the caller) read y's memory
+ * through a view, before something overwrites that memory? Views read inside
+ * the partition become reshapes of y instead. */
+static bool view_escapes(const struct low *L, int32_t y)
+{
+	const struct infd_tensor *t = T(L, y);
+	if (!t->data)
+		return false;
+	const uint8_t *b = t->data, *e = b + t->nbytes;
+	bool any = false;
+	for (uint32_t i = 0; i < L->n_views && !any; i++)
+		any = L->views[i] != y && overlaps(T(L, L->views[i]), b, e);
+	if (!any)
+		return false;
+	const struct infd_method_def *def = L->def;
+	uint32_t pc = L->part->chain, p0 = L->part->first, p1 = p0 + L->part->n_instrs;
+	for (uint32_t c = 0; c < def->n_chains; c++) {
+		const struct infd_chain_def *ch = &def->chains[c];
+		for (uint32_t k = c == pc ? L->cur + 1 : 0; k < ch->n_instrs; k++) {
+			const struct infd_instr_def *in = &ch->instrs[k];
+			bool inside = c == pc && k >= p0 && k < p1;
+			if (in->kind == INFD_INSTR_MOVE || in->kind == INFD_INSTR_JUMP_FALSE) {
+				if (is_view_over(L, in->a, b, e))
+					return true;
+				continue;
+			}
+			if (in->kind != INFD_INSTR_KERNEL && in->kind != INFD_INSTR_DELEGATE)
+				continue;
+			for (uint32_t a = 0; a < in->n_args && !inside; a++) {
+				int32_t v = in->args[a];
+				const struct infd_value_def *vd = &def->values[v];
+				if (is_view_over(L, v, b, e))
+					return true;
+				if (vd->kind == INFD_VALUE_TENSOR_LIST || vd->kind == INFD_VALUE_OPT_TENSOR_LIST)
+					for (uint32_t j = 0; j < vd->u.list.count; j++)
+						if (is_view_over(L, vd->u.list.indices[j], b, e))
+							return true;
+			}
+			/* in y's chain, a kernel writing over y's memory ends y's life there */
+			if (c != pc || in->kind != INFD_INSTR_KERNEL || !in->n_args)
+				continue;
+			int32_t r = in->args[in->n_args - 1];
+			const struct infd_value_def *rd = &def->values[r];
+			if (rd->kind == INFD_VALUE_TENSOR && r != y && overlaps(T(L, r), b, e))
+				goto done_chain;
+			if (rd->kind == INFD_VALUE_TENSOR_LIST)
+				for (uint32_t j = 0; j < rd->u.list.count; j++)
+					if (rd->u.list.indices[j] != y && overlaps(T(L, rd->u.list.indices[j]), b, e))
+						goto done_chain;
+		}
+		if (c == pc)
+			for (uint32_t i = 0; i < def->n_outputs; i++)
+				if (is_view_over(L, def->outputs[i], b, e))
+					return true;
+	done_chain:;
+	}
+	return false;
+}
+
 /* Record that the current instruction writes y (before its forms are set). */
 static void mark_written(struct low *L, int32_t y)
 {
@@ -1210,19 +1283,7 @@ static void mark_written(struct low *L, int32_t y)
 	f->written = true;
 	f->plain = f->cl = NONE;
 	f->tsrc = -1;
-	f->escapes = infd__partition_value_escapes(L->part, y);
-	const struct infd_tensor *t = T(L, y);
-	if (!f->escapes && t->data) {
-		/* a view of y read anywhere needs y in memory */
-		const uint8_t *b = t->data, *e = b + t->nbytes;
-		for (uint32_t v = 0; v < L->def->n_values && !f->escapes; v++) {
-			if (!L->view_like[v] || (int32_t)v == y)
-				continue;
-			const struct infd_tensor *w = T(L, (int32_t)v);
-			const uint8_t *wb = w->data, *we = wb + w->nbytes;
-			f->escapes = wb && wb < e && b < we;
-		}
-	}
+	f->escapes = infd__partition_value_escapes(L->part, y) || view_escapes(L, y);
 	L->written[L->n_written++] = y;
 }
 
@@ -1979,41 +2040,40 @@ static infd_status lower_one(struct low *L, const struct lcall *c)
 	return infd__fail(L->err, INFD_INTERNAL, "operator %s has no lowering", c->op->key);
 }
 
-/* Bind every escaping value the partition wrote as an external output, in its
- * own layout; a graph value that is static or external already gets a copy. */
-static infd_status bind_outputs(struct low *L)
+/* Bind value v, written by the instruction just lowered, as an external output
+ * in its own layout if it escapes. Done at once, so that outputs reach memory in
+ * program order (a later value may reuse the memory). A graph value that is
+ * static or external already gets a copy. */
+static infd_status bind_output(struct low *L, int32_t v)
 {
-	for (uint32_t k = 0; k < L->n_written; k++) {
-		int32_t v = L->written[k];
-		struct form *f = &L->f[v];
-		if (!f->escapes || f->emitted)
-			continue;
-		f->emitted = true;
-		uint32_t id;
-		infd_status st = get_plain(L, v, &id);
-		if (st)
+	struct form *f = &L->f[v];
+	if (!f->escapes || f->emitted)
+		return INFD_OK;
+	f->emitted = true;
+	uint32_t id;
+	infd_status st = get_plain(L, v, &id);
+	if (st)
+		return st;
+	struct infd_xvalue *xv = &L->g->values[id];
+	if (xv->data || xv->flags) {
+		uint32_t cp;
+		if ((st = unary(L, INFD_XOP_COPY, id, &cp)))
 			return st;
-		struct infd_xvalue *xv = &L->g->values[id];
-		if (xv->data || xv->flags) {
-			uint32_t cp;
-			if ((st = unary(L, INFD_XOP_COPY, id, &cp)))
-				return st;
-			id = cp;
-			xv = &L->g->values[id];
-		}
-		if (L->n_ext == L->cap_ext) {
-			uint32_t cap = L->cap_ext ? 2 * L->cap_ext : 8;
-			int32_t *p = realloc(L->ext, cap * sizeof *p);
-			if (!p)
-				return oom(L);
-			L->ext = p;
-			L->cap_ext = cap;
-		}
-		xv->flags = INFD_XV_OUTPUT;
-		xv->external = L->n_ext;
-		L->ext[L->n_ext++] = v;
-		L->g->n_externals = L->n_ext;
+		id = cp;
+		xv = &L->g->values[id];
 	}
+	if (L->n_ext == L->cap_ext) {
+		uint32_t cap = L->cap_ext ? 2 * L->cap_ext : 8;
+		int32_t *p = realloc(L->ext, cap * sizeof *p);
+		if (!p)
+			return oom(L);
+		L->ext = p;
+		L->cap_ext = cap;
+	}
+	xv->flags = INFD_XV_OUTPUT;
+	xv->external = L->n_ext;
+	L->ext[L->n_ext++] = v;
+	L->g->n_externals = L->n_ext;
 	return INFD_OK;
 }
 
@@ -2080,8 +2140,15 @@ infd_status infd__xlower_partition(const struct infd_partition_desc *part, struc
 			}
 			L.view_like[r] = false;
 		}
+	L.views = calloc(def->n_values ? def->n_values : 1, sizeof *L.views);
+	if (!L.views) {
+		free(read);
+		st = infd__fail(err, INFD_NO_MEMORY, "out of memory (lowering)");
+		goto out_free;
+	}
 	for (uint32_t v = 0; v < def->n_values; v++)
-		L.view_like[v] &= read[v];
+		if ((L.view_like[v] &= read[v]))
+			L.views[L.n_views++] = (int32_t)v;
 	free(read);
 
 	for (uint32_t k = 0; k < part->n_instrs; k++) {
@@ -2098,12 +2165,13 @@ infd_status infd__xlower_partition(const struct infd_partition_desc *part, struc
 				L.f[calls[k].x[i]].reads++;
 	}
 	for (uint32_t k = 0; k < part->n_instrs && !st; k++) {
+		L.cur = part->first + k;
 		st = lower_one(&L, &calls[k]);
+		if (!st)
+			st = bind_output(&L, calls[k].out);
 		if (st)
 			infd__fail_prefix(err, st, "instruction %u (%s): ", part->first + k, calls[k].op->key);
 	}
-	if (!st)
-		st = bind_outputs(&L);
 	if (!st) {
 		g->n_externals = L.n_ext;
 		*ext = L.ext ? L.ext : malloc(sizeof **ext);
@@ -2115,6 +2183,7 @@ out_free:
 	free(L.ext);
 	free(L.written);
 	free(L.view_like);
+	free(L.views);
 	free(L.f);
 	free(calls);
 	return st;
