@@ -42,6 +42,7 @@ enum lkind {
 	K_TRANSPOSE,
 	K_T,
 	K_CAT,
+	K_SPLIT,
 	K_SLICE,
 	K_PAD,
 	K_UPSAMPLE,
@@ -108,6 +109,8 @@ static const struct lop lops[] = {
 	{"aten::transpose_copy.int_out", K_TRANSPOSE, 5, 0, 0},
 	{"aten::t_copy.out", K_T, 3, 0, 0},
 	{"aten::cat.out", K_CAT, 4, 0, 0},
+	{"aten::split_copy.Tensor_out", K_SPLIT, 5, 0, 0},
+	{"aten::split_with_sizes_copy.out", K_SPLIT, 5, 0, 1},
 	{"aten::slice_copy.Tensor_out", K_SLICE, 7, 0, 0},
 	{"aten::constant_pad_nd.out", K_PAD, 5, 0, 0},
 	{"aten::upsample_bilinear2d.vec_out", K_UPSAMPLE, 6, 0, 0},
@@ -131,7 +134,9 @@ struct lcall {
 	const struct lop *op;
 	int32_t x[INFD_XMAX_INPUTS]; /* tensor operands (value indices), -1 = absent */
 	uint32_t n_x;
-	int32_t out;
+	int32_t out;                 /* the result; -1 for split */
+	int32_t outs[INFD_XMAX_INPUTS + 3]; /* split: the pieces, offset offs[i] along `axis` */
+	uint32_t offs[INFD_XMAX_INPUTS + 3], n_outs;
 	float lo, hi;   /* clamp bounds */
 	float alpha;    /* add/sub alpha, leaky slope, elu alpha */
 	float scalar;   /* the Scalar operand of *.Scalar_out */
@@ -671,6 +676,48 @@ static bool parse_shape(const struct infd_method_def *def, const struct infd_eva
 	}
 }
 
+/* split_copy / split_with_sizes_copy: [self, split_size(s), dim, out list, ret list] */
+static bool parse_split(const struct infd_method_def *def, const struct infd_evalue *V, const int32_t *a,
+			struct lcall *c)
+{
+	const struct infd_tensor *x = ftensor(V, a[0]);
+	const struct infd_value_def *l = &def->values[a[3]], *r = &def->values[a[4]];
+	int64_t sizes[INFD_XMAX_INPUTS + 3], d;
+	uint32_t n = l->u.list.count;
+	c->out = -1;
+	if (!x || l->kind != INFD_VALUE_TENSOR_LIST || n < 1 || n > INFD_XMAX_INPUTS + 3 || !get_int(V, a[2], &d) ||
+	    !norm_dim(d, x->rank, &c->axis) || r->kind != INFD_VALUE_TENSOR_LIST || r->u.list.count != n)
+		return false;
+	if (c->op->extra) {
+		if (get_ints(V, a[1], sizes, INFD_XMAX_INPUTS + 3) != (int)n)
+			return false;
+	} else {
+		int64_t s;
+		if (!get_int(V, a[1], &s) || s < 1)
+			return false;
+		for (uint32_t i = 0; i < n; i++)
+			sizes[i] = s;
+		sizes[n - 1] = x->sizes[c->axis] - s * (n - 1);
+	}
+	int64_t off = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		int32_t v = l->u.list.indices[i];
+		const struct infd_tensor *o = v >= 0 ? ftensor(V, v) : NULL;
+		if (r->u.list.indices[i] != v || !o || o->is_const || o->rank != x->rank || sizes[i] < 1)
+			return false;
+		for (uint32_t k = 0; k < x->rank; k++)
+			if (o->sizes[k] != (k == c->axis ? sizes[i] : x->sizes[k]))
+				return false;
+		c->outs[i] = v;
+		c->offs[i] = (uint32_t)off;
+		off += sizes[i];
+	}
+	c->n_outs = n;
+	c->x[0] = a[0];
+	c->n_x = 1;
+	return off == x->sizes[c->axis];
+}
+
 /* Everything else that reads one tensor. */
 static bool parse_misc(const struct infd_method_def *def, const struct infd_evalue *V, const struct infd_instr_def *in,
 		       struct lcall *c)
@@ -843,6 +890,8 @@ static bool parse(const struct infd_method_def *def, const struct infd_evalue *V
 	case K_MM:
 	case K_BMM:
 		return single_out(V, a, in->n_args, c) && parse_matmul(V, a, c);
+	case K_SPLIT:
+		return parse_split(def, V, a, c);
 	case K_RESHAPE:
 	case K_COPY:
 	case K_PERMUTE:
@@ -964,8 +1013,26 @@ static infd_status unary(struct low *L, uint8_t op, uint32_t in, uint32_t *out)
 	return emit(L, &n, x->rank, dims, out);
 }
 
+/* The node writing graph value id, or NULL. */
+static const struct infd_xnode *producer(const struct low *L, uint32_t id)
+{
+	for (uint32_t k = L->g->n_nodes; k-- > 0;)
+		if (L->g->nodes[k].out[0] == id)
+			return &L->g->nodes[k];
+	return NULL;
+}
+
 static infd_status reshape(struct low *L, uint32_t in, uint32_t rank, const uint32_t *dims, uint32_t *out)
 {
+	/* a reshape of a reshape reads the first one's input */
+	const struct infd_xnode *pr = producer(L, in);
+	if (pr && pr->op == INFD_XOP_STATIC_RESHAPE)
+		in = pr->in[0];
+	const struct infd_xvalue *x = &L->g->values[in];
+	if (x->rank == rank && memcmp(x->dims, dims, rank * sizeof dims[0]) == 0) {
+		*out = in;
+		return INFD_OK;
+	}
 	struct infd_xnode n = node_of(INFD_XOP_STATIC_RESHAPE);
 	n.n_in = 1;
 	n.in[0] = in;
@@ -1734,6 +1801,16 @@ static infd_status lower_matmul(struct low *L, const struct lcall *c)
 			return st;
 	}
 	nd.n_in = nd.op == INFD_XOP_FULLY_CONNECTED ? 3 : 2;
+	if (nd.op == INFD_XOP_FULLY_CONNECTED) {
+		/* a fully-connected node flattens leading dims itself: skip a reshape to 2-d */
+		const struct infd_xnode *pr = producer(L, in);
+		const struct infd_xvalue *iv = &L->g->values[in];
+		if (pr && pr->op == INFD_XOP_STATIC_RESHAPE) {
+			const struct infd_xvalue *sv = &L->g->values[pr->in[0]];
+			if (sv->rank >= 2 && sv->dims[sv->rank - 1] == iv->dims[iv->rank - 1])
+				in = pr->in[0];
+		}
+	}
 	nd.in[0] = in;
 	nd.in[1] = filt;
 	/* a constant bias of [N] or [1, N] goes into the fully-connected node */
@@ -1898,18 +1975,19 @@ static infd_status lower_cat(struct low *L, const struct lcall *c)
 	return emit(L, &nd, r, od, &L->f[c->out].plain);
 }
 
-/* Slice and pad: per-dim offsets (and pads) mapped to whichever layout x has. */
-static infd_status lower_slice_pad(struct low *L, const struct lcall *c)
+/* y = a slice (offsets `pre`) or a constant pad (`pre`, `post`, `value`) of x,
+ * in whichever layout x has. */
+static infd_status slice_or_pad(struct low *L, bool slice, int32_t x, int32_t y, const uint32_t *pre,
+				const uint32_t *post, float value)
 {
-	int32_t x = c->x[0];
-	const struct infd_tensor *t = T(L, x), *o = T(L, c->out);
+	const struct infd_tensor *t = T(L, x), *o = T(L, y);
 	uint32_t r = t->rank, od[MAXR], in;
 	infd_status st = ensure(L, x);
 	if (st)
 		return st;
 	tensor_dims(o, od);
 	bool cl = (r == 3 || r == 4) && L->f[x].plain == NONE;
-	struct infd_xnode nd = node_of(c->op->kind == K_SLICE ? INFD_XOP_STATIC_SLICE : INFD_XOP_CONSTANT_PAD);
+	struct infd_xnode nd = node_of(slice ? INFD_XOP_STATIC_SLICE : INFD_XOP_CONSTANT_PAD);
 	nd.n_in = 1;
 	if ((st = cl ? get_cl(L, x, &in) : get_plain(L, x, &in)))
 		return st;
@@ -1917,7 +1995,7 @@ static infd_status lower_slice_pad(struct low *L, const struct lcall *c)
 	uint32_t nr = cl ? 4 : r, dims[MAXR];
 	for (uint32_t i = 0; i < nr; i++) { /* the dummy H of a 3-d channels-last value stays */
 		dims[i] = 1;
-		if (c->op->kind == K_SLICE) {
+		if (slice) {
 			nd.p.slice.offsets[i] = 0;
 			nd.p.slice.sizes[i] = 1;
 		} else {
@@ -1927,18 +2005,30 @@ static infd_status lower_slice_pad(struct low *L, const struct lcall *c)
 	for (uint32_t i = 0; i < r; i++) {
 		uint32_t j = cl ? cl_dim(r, i) : i;
 		dims[j] = od[i];
-		if (c->op->kind == K_SLICE) {
-			nd.p.slice.offsets[j] = c->pre[i];
+		if (slice) {
+			nd.p.slice.offsets[j] = pre[i];
 			nd.p.slice.sizes[j] = od[i];
 		} else {
-			nd.p.pad.pre[j] = c->pre[i];
-			nd.p.pad.post[j] = c->post[i];
+			nd.p.pad.pre[j] = pre[i];
+			nd.p.pad.post[j] = post[i];
 		}
 	}
-	if (c->op->kind == K_PAD)
-		nd.p.pad.value = c->pad_value;
-	mark_written(L, c->out);
-	return emit(L, &nd, nr, dims, cl ? &L->f[c->out].cl : &L->f[c->out].plain);
+	if (!slice)
+		nd.p.pad.value = value;
+	mark_written(L, y);
+	return emit(L, &nd, nr, dims, cl ? &L->f[y].cl : &L->f[y].plain);
+}
+
+static infd_status lower_split(struct low *L, const struct lcall *c)
+{
+	uint32_t pre[MAXR] = {0};
+	for (uint32_t i = 0; i < c->n_outs; i++) {
+		pre[c->axis] = c->offs[i];
+		infd_status st = slice_or_pad(L, true, c->x[0], c->outs[i], pre, NULL, 0.0f);
+		if (st)
+			return st;
+	}
+	return INFD_OK;
 }
 
 static infd_status lower_layer_norm(struct low *L, const struct lcall *c)
@@ -2033,7 +2123,9 @@ static infd_status lower_one(struct low *L, const struct lcall *c)
 		return lower_cat(L, c);
 	case K_SLICE:
 	case K_PAD:
-		return lower_slice_pad(L, c);
+		return slice_or_pad(L, c->op->kind == K_SLICE, c->x[0], c->out, c->pre, c->post, c->pad_value);
+	case K_SPLIT:
+		return lower_split(L, c);
 	case K_LAYER_NORM:
 		return lower_layer_norm(L, c);
 	}
@@ -2077,6 +2169,33 @@ static infd_status bind_output(struct low *L, int32_t v)
 	return INFD_OK;
 }
 
+/* Drop the nodes whose results nothing reads (reshapes bypassed by later ones,
+ * conversions no operator ended up using). Nodes are in execution order. */
+static infd_status prune(struct low *L)
+{
+	struct infd_xgraph *g = L->g;
+	bool *live = calloc(g->n_values ? g->n_values : 1, sizeof *live);
+	if (!live)
+		return oom(L);
+	for (uint32_t v = 0; v < g->n_values; v++)
+		live[v] = g->values[v].flags & INFD_XV_OUTPUT;
+	for (uint32_t k = g->n_nodes; k-- > 0;) {
+		const struct infd_xnode *n = &g->nodes[k];
+		if (!live[n->out[0]])
+			continue;
+		for (uint32_t i = 0; i < n->n_in; i++)
+			if (n->in[i] != NONE)
+				live[n->in[i]] = true;
+	}
+	uint32_t j = 0;
+	for (uint32_t k = 0; k < g->n_nodes; k++)
+		if (live[g->nodes[k].out[0]])
+			g->nodes[j++] = g->nodes[k];
+	g->n_nodes = j;
+	free(live);
+	return INFD_OK;
+}
+
 infd_status infd__xlower_partition(const struct infd_partition_desc *part, struct infd_xgraph *g, int32_t **ext,
 				   struct infd_error *err)
 {
@@ -2085,7 +2204,7 @@ infd_status infd__xlower_partition(const struct infd_partition_desc *part, struc
 	struct lcall *calls = calloc(part->n_instrs ? part->n_instrs : 1, sizeof *calls);
 	L.f = calloc(def->n_values ? def->n_values : 1, sizeof *L.f);
 	L.view_like = calloc(def->n_values ? def->n_values : 1, sizeof *L.view_like);
-	L.written = calloc(part->n_instrs ? part->n_instrs : 1, sizeof *L.written);
+	L.written = calloc(part->n_instrs * (INFD_XMAX_INPUTS + 3) + 1, sizeof *L.written);
 	infd_status st = INFD_OK;
 	if (!calls || !L.f || !L.view_like || !L.written) {
 		st = infd__fail(err, INFD_NO_MEMORY, "out of memory (lowering)");
@@ -2167,11 +2286,15 @@ infd_status infd__xlower_partition(const struct infd_partition_desc *part, struc
 	for (uint32_t k = 0; k < part->n_instrs && !st; k++) {
 		L.cur = part->first + k;
 		st = lower_one(&L, &calls[k]);
-		if (!st)
+		if (!st && calls[k].out >= 0)
 			st = bind_output(&L, calls[k].out);
+		for (uint32_t i = 0; i < calls[k].n_outs && !st; i++)
+			st = bind_output(&L, calls[k].outs[i]);
 		if (st)
 			infd__fail_prefix(err, st, "instruction %u (%s): ", part->first + k, calls[k].op->key);
 	}
+	if (!st)
+		st = prune(&L);
 	if (!st) {
 		g->n_externals = L.n_ext;
 		*ext = L.ext ? L.ext : malloc(sizeof **ext);

@@ -935,6 +935,38 @@ Test(xlower, shape_operators)
 	infd__xgraph_free(&l.g);
 }
 
+static struct prog *split_prog(void)
+{
+	struct prog *p = prog_new();
+	int32_t x = t_input(p, SH(1, 3, 5, 6)), z = t_input(p, SH(4, 10));
+	int32_t c = t_planned(p, SH(1, 6, 5, 6));
+	call(p, "aten::convolution", "out",
+	     ARGS(x, t_const(p, SH(6, 3, 3, 3)), N(p), INTS(p, 1, 1), INTS(p, 1, 1), INTS(p, 1, 1), B(p, false),
+		  INTS(p, 0, 0), I(p, 1), c, c));
+	/* channels: 4 + 2 on the channels-last value */
+	int32_t a = t_planned(p, SH(1, 4, 5, 6)), b = t_planned(p, SH(1, 2, 5, 6));
+	int32_t l1 = infd__pte_tensor_list(p->m, 2, (const int32_t[]){a, b});
+	call(p, "aten::split_copy", "Tensor_out", ARGS(c, I(p, 4), I(p, 1), l1, l1));
+	/* sizes 3, 3, 4 along the last dim of a plain 2-d value */
+	int32_t d = t_planned(p, SH(4, 3)), e = t_planned(p, SH(4, 3)), f = t_planned(p, SH(4, 4));
+	int32_t l2 = infd__pte_tensor_list(p->m, 3, (const int32_t[]){d, e, f});
+	call(p, "aten::split_with_sizes_copy", "out", ARGS(z, INTS(p, 3, 3, 4), I(p, -1), l2, l2));
+	output(p, b);
+	output(p, a);
+	output(p, f);
+	output(p, d);
+	return p;
+}
+
+Test(xlower, split)
+{
+	check("split", split_prog(), true);
+	struct lowered l;
+	lower(split_prog(), 0, 0, &l);
+	cr_assert_eq(l.count[INFD_XOP_STATIC_SLICE], 4, "one slice per piece read (e, never read, is pruned)");
+	infd__xgraph_free(&l.g);
+}
+
 /* A view with no instruction (ExecuTorch aliases static reshapes): its tensor
  * shares the memory of the value it views. */
 Test(xlower, aliasing_view)
