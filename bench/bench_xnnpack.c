@@ -100,7 +100,6 @@ static void *xalloc(size_t bytes)
 /* ---- The program on a runtime ---------------------------------------------------- */
 
 struct prog_run {
-	struct infd_runtime *rt;
 	struct infd_program *prog;
 	struct infd_method *m;
 	struct infd_error e;
@@ -120,35 +119,22 @@ static void prog_close(struct prog_run *r)
 {
 	infd__method_free(r->m);
 	infd__program_close(r->prog);
-	infd__runtime_destroy(r->rt);
 	memset(r, 0, sizeof *r);
 }
 
-/* Load the program on `threads` threads, with XNNPACK (devices {"xnnpack"}) or
- * the portable kernels only, and bind the input. On success *on_x counts the
- * kernel calls placed on XNNPACK out of *kernels. */
-static int prog_open(struct prog_run *r, const struct infd_net_program *np, const float *input, uint32_t threads,
-		     bool xnnpack, uint32_t *on_x, uint32_t *kernels)
+/* Load the program on `rt` with the device list {device} and bind the input.
+ * On success *on_x counts the kernel calls placed on XNNPACK out of *kernels. */
+static int prog_open(struct prog_run *r, struct infd_runtime *rt, const struct infd_net_program *np,
+		     const float *input, const char *device, uint32_t *on_x, uint32_t *kernels)
 {
 	memset(r, 0, sizeof *r);
-	struct infd_runtime_options ro;
-	infd__runtime_options_default(&ro);
-	ro.n_threads = threads;
-	if (infd__runtime_create(&ro, &r->rt, &r->e))
-		goto fail;
-	if (xnnpack) {
-		struct infd_backends_config cfg;
-		infd__backends_config_default(&cfg);
-		cfg.vulkan = false;
-		infd__backends_setup(r->rt, &cfg);
-	}
-	static const char *const dev[] = {"xnnpack"};
-	struct infd_method_options mo = {.devices = xnnpack ? dev : NULL, .n_devices = xnnpack ? 1 : 0};
+	const char *const dev[1] = {device};
+	struct infd_method_options mo = {.devices = dev, .n_devices = 1};
 	size_t n_in = 1;
 	for (uint32_t i = 0; i < np->in_rank; i++)
 		n_in *= (size_t)np->in_sizes[i];
 	if (infd__program_open_copy(np->pte, np->size, &r->prog, &r->e) ||
-	    infd__method_load(r->rt, r->prog, "forward", &mo, &r->m, &r->e) ||
+	    infd__method_load(rt, r->prog, "forward", &mo, &r->m, &r->e) ||
 	    infd__method_set_input_tensor(r->m, 0, INFD_DTYPE_FLOAT32, np->in_rank, np->in_sizes, input, n_in * 4,
 					  &r->e))
 		goto fail;
@@ -163,7 +149,7 @@ static int prog_open(struct prog_run *r, const struct infd_net_program *np, cons
 	}
 	return 0;
 fail:
-	fprintf(stderr, "bench_xnnpack: %s\n", r->e.msg);
+	fprintf(stderr, "bench_xnnpack: %s: %s\n", device, r->e.msg);
 	prog_close(r);
 	return 1;
 }
@@ -644,15 +630,15 @@ static void print_paths(const char *label, uint32_t threads, const struct paths 
 
 /* Load the program on the portable kernels (*portable) and, when the backend is
  * compiled in, with XNNPACK (*lowered, else left closed). */
-static void open_programs(const struct infd_net_program *np, const float *input, uint32_t threads, struct paths *p,
-			  struct prog_run *portable, struct prog_run *lowered)
+static void open_programs(struct infd_runtime *rt, const struct infd_net_program *np, const float *input,
+			  struct paths *p, struct prog_run *portable, struct prog_run *lowered)
 {
 	uint32_t on_x, kernels;
 	memset(lowered, 0, sizeof *lowered);
-	if (prog_open(portable, np, input, threads, false, &on_x, &kernels))
+	if (prog_open(portable, rt, np, input, "portable", &on_x, &kernels))
 		memset(portable, 0, sizeof *portable);
 #ifdef INFD_HAVE_XNNPACK
-	if (prog_open(lowered, np, input, threads, true, &p->on_x, &p->kernels))
+	if (prog_open(lowered, rt, np, input, "xnnpack", &p->on_x, &p->kernels))
 		memset(lowered, 0, sizeof *lowered);
 #else
 	(void)p;
@@ -678,8 +664,10 @@ static void measure_paths(struct paths *p, struct prog_run *portable, struct pro
 }
 
 static void bench_mobilenet(const struct infd_net_mobilenet_v2 *net, const struct infd_net_program *np,
-			    uint32_t threads, pthreadpool_t pool)
+			    struct infd_runtime *rt)
 {
+	uint32_t threads = rt->opt.n_threads ? rt->opt.n_threads : 1;
+	pthreadpool_t pool = rt->threadpool;
 	size_t hw = net->hw, C = net->in_c;
 	float *x = malloc(hw * hw * C * sizeof *x);
 	if (!x)
@@ -687,7 +675,7 @@ static void bench_mobilenet(const struct infd_net_mobilenet_v2 *net, const struc
 	infd__net_fill(x, hw * hw * C, 42);
 	struct paths p = {.direct = -1};
 	struct prog_run portable, lowered;
-	open_programs(np, x, threads, &p, &portable, &lowered);
+	open_programs(rt, np, x, &p, &portable, &lowered);
 	struct direct d = {0};
 	bool built = direct_mobilenet_build(&d, net, pool) == 0;
 	if (built)
@@ -706,8 +694,10 @@ static void bench_mobilenet(const struct infd_net_mobilenet_v2 *net, const struc
 }
 
 static void bench_transformer(const struct infd_net_transformer *net, const struct infd_net_program *np,
-			      uint32_t threads, pthreadpool_t pool)
+			      struct infd_runtime *rt)
 {
+	uint32_t threads = rt->opt.n_threads ? rt->opt.n_threads : 1;
+	pthreadpool_t pool = rt->threadpool;
 	size_t n = (size_t)net->seq * net->width;
 	float *x = malloc(n * sizeof *x);
 	if (!x)
@@ -715,7 +705,7 @@ static void bench_transformer(const struct infd_net_transformer *net, const stru
 	infd__net_fill(x, n, 43);
 	struct paths p = {.direct = -1};
 	struct prog_run portable, lowered;
-	open_programs(np, x, threads, &p, &portable, &lowered);
+	open_programs(rt, np, x, &p, &portable, &lowered);
 	struct direct_tf t;
 	bool built = direct_tf_build(&t, net, pool) == 0;
 	if (built)
@@ -824,15 +814,27 @@ int main(int argc, char **argv)
 	printf("  transformer:  %.0f MFLOP, %u kernel calls; direct: 5 XNNPACK runtimes (fc, softmax, add) + own code "
 	       "(bmm via SGEMM, layer norm, gelu), heads by strides\n",
 	       infd__net_transformer_flops(&tf) / 1e6, tp.n_instructions);
+	/* One runtime per thread count runs all three paths: the portable and the
+	 * lowered method, and the direct driver on the runtime's own thread pool (one
+	 * pool, so that no idle pool spins beside the one at work). */
 	uint32_t counts[2] = {1, nthreads};
+	struct infd_runtime *rts[2] = {NULL, NULL};
 	for (int c = 0; c < (nthreads > 1 ? 2 : 1); c++) {
-		pthreadpool_t pool = counts[c] > 1 ? pthreadpool_create(counts[c]) : NULL;
+		struct infd_runtime_options ro;
+		infd__runtime_options_default(&ro);
+		ro.n_threads = counts[c];
+		if (infd__runtime_create(&ro, &rts[c], &e)) {
+			fprintf(stderr, "bench_xnnpack: %s\n", e.msg);
+			return 1;
+		}
+		struct infd_backends_config cfg;
+		infd__backends_config_default(&cfg);
+		cfg.vulkan = false;
+		infd__backends_setup(rts[c], &cfg);
 		if (strchr(parts, 'm'))
-			bench_mobilenet(&mn, &mp, counts[c], pool);
+			bench_mobilenet(&mn, &mp, rts[c]);
 		if (strchr(parts, 't'))
-			bench_transformer(&tf, &tp, counts[c], pool);
-		if (pool)
-			pthreadpool_destroy(pool);
+			bench_transformer(&tf, &tp, rts[c]);
 	}
 	if (strchr(parts, 'g'))
 		printf("GEMM-shaped work, y = x Wᵀ + b (M x K -> N): XNNPACK fully connected | repository SGEMM\n");
@@ -846,13 +848,11 @@ int main(int argc, char **argv)
 		{"fc 196x160 -> 960 (1x1 conv)", 196, 160, 960},
 		{"fc 1024x1024 -> 1024", 1024, 1024, 1024},
 	};
-	for (int c = 0; strchr(parts, 'g') && c < (nthreads > 1 ? 2 : 1); c++) {
-		pthreadpool_t pool = counts[c] > 1 ? pthreadpool_create(counts[c]) : NULL;
+	for (int c = 0; strchr(parts, 'g') && c < (nthreads > 1 ? 2 : 1); c++)
 		for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-			bench_gemm(shapes[i].label, shapes[i].m, shapes[i].k, shapes[i].n, pool, counts[c]);
-		if (pool)
-			pthreadpool_destroy(pool);
-	}
+			bench_gemm(shapes[i].label, shapes[i].m, shapes[i].k, shapes[i].n, rts[c]->threadpool, counts[c]);
+	for (int c = 0; c < 2; c++)
+		infd__runtime_destroy(rts[c]);
 	infd__net_program_free(&mp);
 	infd__net_program_free(&tp);
 	infd__net_mobilenet_v2_free(&mn);
