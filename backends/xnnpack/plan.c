@@ -16,6 +16,7 @@
 #include "backends/xnnpack/xown.h"
 
 #define ALIGN 64
+#define DEAD UINT32_MAX
 
 struct xstep {
 	bool xnn;
@@ -38,6 +39,7 @@ struct infd_xplan {
 	uint8_t *stage;     /* copies of inputs that end too near a page end for XNNPACK */
 	size_t *stage_off;  /* per value: offset in stage, or SIZE_MAX */
 	void **static_copy; /* per value: padded copy of static data, or NULL */
+	uint32_t *step_of;  /* per node: its step, or DEAD (nothing reads its result) */
 	size_t page;
 	uint32_t n_xnn, n_own;
 };
@@ -321,13 +323,15 @@ static infd_status build_xnn_step(struct infd_xplan *p, uint32_t s, const struct
 	 * written here that are read later or leave the graph */
 	uint32_t cap = 0;
 	for (uint32_t k = st->first; k < st->first + st->count; k++)
-		cap += g->nodes[k].n_in + 1;
+		cap += p->step_of[k] == s ? g->nodes[k].n_in + 1 : 0;
 	st->ext_value = malloc((cap ? cap : 1) * sizeof *st->ext_value);
 	st->bound = calloc(cap ? cap : 1, sizeof *st->bound);
 	if (!st->ext_value || !st->bound)
 		return infd__fail(err, INFD_NO_MEMORY, "out of memory (plan)");
 	for (uint32_t k = st->first; k < st->first + st->count; k++) {
 		const struct infd_xnode *n = &g->nodes[k];
+		if (p->step_of[k] != s)
+			continue;
 		for (uint32_t i = 0; i <= n->n_in; i++) {
 			uint32_t v = i < n->n_in ? n->in[i] : n->out[0];
 			if (v == INFD_XNONE || g->values[v].data || xid[v] != XNN_INVALID_VALUE_ID)
@@ -353,6 +357,8 @@ static infd_status build_xnn_step(struct infd_xplan *p, uint32_t s, const struct
 		rc = define_value(&b, &g->values[v], NULL, e, fl, &xid[v]);
 	}
 	for (uint32_t k = st->first; k < st->first + st->count && !rc; k++) {
+		if (p->step_of[k] != s)
+			continue;
 		b.node = k;
 		rc = define_node(&b, &g->nodes[k]);
 	}
@@ -442,8 +448,9 @@ static infd_status layout_arena(struct infd_xplan *p, struct life *lf, size_t *t
 	return INFD_OK;
 }
 
-static infd_status plan_layout(struct infd_xplan *p, uint32_t *step_of, struct infd_error *err)
+static infd_status plan_layout(struct infd_xplan *p, struct infd_error *err)
 {
+	const uint32_t *step_of = p->step_of;
 	const struct infd_xgraph *g = p->g;
 	struct life *lf = malloc((g->n_values ? g->n_values : 1) * sizeof *lf);
 	uint32_t *xid = malloc((g->n_values ? g->n_values : 1) * sizeof *xid);
@@ -458,6 +465,8 @@ static infd_status plan_layout(struct infd_xplan *p, uint32_t *step_of, struct i
 	}
 	for (uint32_t k = 0; k < g->n_nodes; k++) {
 		const struct infd_xnode *n = &g->nodes[k];
+		if (step_of[k] == DEAD)
+			continue;
 		for (uint32_t i = 0; i < n->n_in; i++)
 			if (n->in[i] != INFD_XNONE)
 				lf[n->in[i]].last = step_of[k];
@@ -495,7 +504,7 @@ static infd_status plan_layout(struct infd_xplan *p, uint32_t *step_of, struct i
 		const struct infd_xnode *n = &g->nodes[k];
 		bool packed = n->op == INFD_XOP_FULLY_CONNECTED || n->op == INFD_XOP_CONV2D ||
 			      n->op == INFD_XOP_DEPTHWISE_CONV2D || n->op == INFD_XOP_DECONV2D;
-		if (!p->steps[step_of[k]].xnn || packed)
+		if (step_of[k] == DEAD || !p->steps[step_of[k]].xnn || packed)
 			continue;
 		for (uint32_t i = 0; i < n->n_in; i++) {
 			uint32_t v = n->in[i];
@@ -520,7 +529,7 @@ static infd_status plan_layout(struct infd_xplan *p, uint32_t *step_of, struct i
 		bool by_xnn = false;
 		for (uint32_t k = 0; k < g->n_nodes && !by_xnn; k++)
 			for (uint32_t i = 0; i < g->nodes[k].n_in; i++)
-				by_xnn |= g->nodes[k].in[i] == v && p->steps[step_of[k]].xnn;
+				by_xnn |= g->nodes[k].in[i] == v && step_of[k] != DEAD && p->steps[step_of[k]].xnn;
 		if (by_xnn) {
 			p->stage_off[v] = stage;
 			stage += round_up_sz(nbytes(&g->values[v]) + XNN_EXTRA_BYTES, ALIGN);
@@ -547,31 +556,44 @@ infd_status infd__xplan_compile(const struct infd_xgraph *g, void *threadpool, s
 		return infd__fail(err, INFD_UNSUPPORTED, "XNNPACK could not start (xnn_status %d; an unsupported CPU?)",
 				  (int)xnn_init_status);
 	struct infd_xplan *p = calloc(1, sizeof *p);
-	uint32_t *step_of = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof *step_of);
-	infd_status st = INFD_OK;
-	if (!p || !step_of) {
-		free(p);
-		free(step_of);
+	if (!p)
 		return infd__fail(err, INFD_NO_MEMORY, "out of memory (plan)");
-	}
+	infd_status st = INFD_OK;
 	p->g = g;
 	p->pool = threadpool;
 	p->page = (size_t)sysconf(_SC_PAGESIZE);
 	if (p->page < 4096 || (p->page & (p->page - 1)))
 		p->page = 4096;
-	size_t nv = g->n_values ? g->n_values : 1;
-	p->steps = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *p->steps);
+	size_t nv = g->n_values ? g->n_values : 1, nn = g->n_nodes ? g->n_nodes : 1;
+	p->steps = calloc(nn, sizeof *p->steps);
+	p->step_of = malloc(nn * sizeof *p->step_of);
 	p->data = calloc(nv, sizeof *p->data);
 	p->static_copy = calloc(nv, sizeof *p->static_copy);
 	p->stage_off = calloc(nv, sizeof *p->stage_off);
-	if (!p->steps || !p->data || !p->static_copy || !p->stage_off) {
+	uint8_t *needed = calloc(nv, 1);
+	if (!p->steps || !p->step_of || !p->data || !p->static_copy || !p->stage_off || !needed) {
 		st = infd__fail(err, INFD_NO_MEMORY, "out of memory (plan)");
 		goto fail;
+	}
+	/* nodes whose results nobody reads are dropped (XNNPACK leaves such values
+	 * without memory) */
+	for (uint32_t v = 0; v < g->n_values; v++)
+		needed[v] = (g->values[v].flags & INFD_XV_OUTPUT) != 0;
+	for (uint32_t k = g->n_nodes; k-- > 0;) {
+		const struct infd_xnode *n = &g->nodes[k];
+		p->step_of[k] = needed[n->out[0]] ? 0 : DEAD;
+		if (p->step_of[k] == DEAD)
+			continue;
+		for (uint32_t i = 0; i < n->n_in; i++)
+			if (n->in[i] != INFD_XNONE)
+				needed[n->in[i]] = 1;
 	}
 	/* steps: maximal runs of XNNPACK nodes; every other node alone */
 	size_t scratch = 0, threads = p->pool ? pthreadpool_get_threads_count(p->pool) : 1;
 	for (uint32_t k = 0; k < g->n_nodes; k++) {
 		const struct infd_xnode *n = &g->nodes[k];
+		if (p->step_of[k] == DEAD)
+			continue;
 		bool x = xnn_can(g, n);
 		if (!x && !infd__xown_has(n->op)) {
 			st = infd__fail(err, INFD_UNSUPPORTED, "node %u (%s): neither XNNPACK nor our own code runs it here",
@@ -579,30 +601,31 @@ infd_status infd__xplan_compile(const struct infd_xgraph *g, void *threadpool, s
 			goto fail;
 		}
 		if (x && p->n_steps && p->steps[p->n_steps - 1].xnn) {
-			p->steps[p->n_steps - 1].count++;
+			struct xstep *last = &p->steps[p->n_steps - 1];
+			last->count = k - last->first + 1;
 		} else {
 			p->steps[p->n_steps++] = (struct xstep){.xnn = x, .first = k, .count = 1};
 		}
-		step_of[k] = p->n_steps - 1;
+		p->step_of[k] = p->n_steps - 1;
 		if (x) {
 			p->n_xnn++;
 		} else {
 			p->n_own++;
-			size_t s = infd__xown_scratch_bytes(g, n, threads);
-			scratch = s > scratch ? s : scratch;
+			size_t sb = infd__xown_scratch_bytes(g, n, threads);
+			scratch = sb > scratch ? sb : scratch;
 		}
 	}
 	if (scratch && !(p->scratch = aligned_alloc(ALIGN, round_up_sz(scratch, ALIGN)))) {
 		st = infd__fail(err, INFD_NO_MEMORY, "out of memory (scratch of %zu bytes)", scratch);
 		goto fail;
 	}
-	if ((st = plan_layout(p, step_of, err)))
+	if ((st = plan_layout(p, err)))
 		goto fail;
-	free(step_of);
+	free(needed);
 	*out = p;
 	return INFD_OK;
 fail:
-	free(step_of);
+	free(needed);
 	infd__xplan_free(p);
 	return st;
 }
@@ -687,5 +710,6 @@ void infd__xplan_free(struct infd_xplan *p)
 	free(p->arena);
 	free(p->data);
 	free(p->steps);
+	free(p->step_of);
 	free(p);
 }

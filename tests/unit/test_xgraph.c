@@ -1143,3 +1143,136 @@ Test(xgraph, refuses_pooling_and_layer_norm_params)
 	add(&n);
 	expect_invalid("node 0 (layer norm): weight and bias must have the 4 elements of the last dim");
 }
+
+/* A node whose result nobody reads is dropped: XNNPACK would leave its value
+ * without memory. */
+Test(xgraph, dead_nodes_are_dropped)
+{
+	float *x = rand_buf(16, -1, 1), *y = zeros(16);
+	uint32_t vx = val(IN, NULL, 1, 16), t1 = val(INTERNAL, NULL, 1, 16), t2 = val(INTERNAL, NULL, 1, 16);
+	uint32_t vy = val(OUT, NULL, 1, 16);
+	add1(mk(INFD_XOP_ABS, t1, 1, vx));
+	add1(mk(INFD_XOP_NEGATE, vy, 1, vx));
+	add1(mk(INFD_XOP_TANH, t2, 1, t1)); /* reads t1, but t2 is dead: both go */
+	void *ext[] = {x, y};
+	uint32_t a, o;
+	run_graph(ext, NULL, &a, &o);
+	cr_assert_eq(a, 1);
+	cr_assert_eq(o, 0);
+	for (int i = 0; i < 16; i++)
+		cr_assert_float_eq(y[i], -x[i], 0);
+}
+
+/* ---- The backend: an ExecuTorch XnnpackBackend delegate, shared by sessions ---- */
+
+#include <pthread.h>
+
+#include "backends/factories.h"
+#include "common.h"
+#include "runtime/runtime.h"
+
+struct session_run {
+	struct infd_method *m;
+	const float *in, *want;
+	float scale; /* input multiplier: want is for scale 1 only */
+	int rounds;
+	int bad;
+};
+
+static double rel_l2(const float *a, const float *b, size_t n)
+{
+	double num = 0, den = 0;
+	for (size_t i = 0; i < n; i++) {
+		num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		den += (double)b[i] * b[i];
+	}
+	return sqrt(num / (den ? den : 1));
+}
+
+static void *session_thread(void *arg)
+{
+	struct session_run *r = arg;
+	static const int32_t sizes[4] = {1, 3, 32, 32};
+	float in[3072];
+	for (int i = 0; i < 3072; i++)
+		in[i] = r->in[i] * r->scale;
+	float first[10];
+	for (int k = 0; k < r->rounds; k++) {
+		struct infd_error e;
+		if (infd__method_set_input_tensor(r->m, 0, INFD_DTYPE_FLOAT32, 4, sizes, in, sizeof in, &e) ||
+		    infd__method_execute(r->m, &e)) {
+			r->bad++;
+			continue;
+		}
+		const float *out = infd__method_output(r->m, 0)->u.t->data;
+		if (k == 0)
+			memcpy(first, out, sizeof first);
+		if (memcmp(first, out, sizeof first) != 0)
+			r->bad++;
+		if (r->scale == 1.0f && rel_l2(out, r->want, 10) > 1e-4)
+			r->bad++;
+	}
+	return NULL;
+}
+
+Test(xgraph, backend_runs_delegate_shared_by_sessions)
+{
+	T_REQUIRE_TESTDATA(path, "models/cnn_small_xnnpack.pte");
+	T_REQUIRE_TESTDATA(inpath, "models/cnn_small_xnnpack.input0.bin");
+	T_REQUIRE_TESTDATA(wantpath, "models/cnn_small_xnnpack.expected0.bin");
+	size_t n_in, n_want;
+	float *in = (float *)t_read_file(inpath, &n_in), *want = (float *)t_read_file(wantpath, &n_want);
+	cr_assert(in && want && n_in == 3072 * 4 && n_want == 40);
+	track(in);
+	track(want);
+
+	struct infd_runtime_options ro;
+	infd__runtime_options_default(&ro);
+	ro.n_threads = 2;
+	struct infd_runtime *rt;
+	cr_assert_eq(infd__runtime_create(&ro, &rt, &E), INFD_OK, "%s", E.msg);
+	struct infd_backend be;
+	cr_assert_eq(infd__backend_xnnpack_create(rt, &be, &E), INFD_OK, "%s", E.msg);
+	cr_assert_eq(infd__runtime_add_backend(rt, be), INFD_OK);
+	struct infd_device_info info;
+	cr_assert_eq(be.ops->probe(be.ctx, &info), INFD_OK);
+	cr_assert_str_eq(info.name, "XNNPACK (2022 snapshot, 2 threads)");
+	cr_assert_str_eq(info.kind, "cpu");
+	cr_assert(be.ops->claims_delegate(be.ctx, "XnnpackBackend"));
+	cr_assert_not(be.ops->claims_delegate(be.ctx, "VulkanBackend"));
+
+	struct infd_program *prog;
+	cr_assert_eq(infd__program_read_file(path, &prog, &E), INFD_OK, "%s", E.msg);
+	struct infd_method *m1, *m2;
+	cr_assert_eq(infd__method_load(rt, prog, "forward", NULL, &m1, &E), INFD_OK, "%s", E.msg);
+	cr_assert_eq(infd__method_load(rt, prog, "forward", NULL, &m2, &E), INFD_OK, "%s", E.msg);
+	cr_assert_str_eq(infd__method_placement(m1, 0, 0), "xnnpack");
+	/* the two sessions share one prepared plan */
+	cr_assert_eq(m1->n_steps, 1);
+	cr_assert_eq(m2->n_steps, 1);
+	cr_assert_eq(*(void **)m1->steps[0].prepared, *(void **)m2->steps[0].prepared,
+		     "the sessions did not share the compiled partition");
+
+	/* both sessions at once, with different inputs: each gets its own results */
+	struct session_run r1 = {.m = m1, .in = in, .want = want, .scale = 1.0f, .rounds = 20};
+	struct session_run r2 = {.m = m2, .in = in, .want = want, .scale = 0.5f, .rounds = 20};
+	pthread_t t1, t2;
+	cr_assert_eq(pthread_create(&t1, NULL, session_thread, &r1), 0);
+	cr_assert_eq(pthread_create(&t2, NULL, session_thread, &r2), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	cr_assert_eq(r1.bad, 0, "session 1: %d bad runs", r1.bad);
+	cr_assert_eq(r2.bad, 0, "session 2: %d bad runs", r2.bad);
+	const float *o2 = infd__method_output(m2, 0)->u.t->data;
+	cr_assert_gt(rel_l2(o2, want, 10), 1e-3, "session 2 computed session 1's input");
+
+	/* the plan outlives the first session that leaves */
+	infd__method_free(m1);
+	r2.scale = 1.0f;
+	r2.rounds = 2;
+	session_thread(&r2);
+	cr_assert_eq(r2.bad, 0);
+	infd__method_free(m2);
+	infd__program_close(prog);
+	infd__runtime_destroy(rt);
+}
