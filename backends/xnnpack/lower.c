@@ -571,7 +571,7 @@ static bool parse_shape(const struct infd_method_def *def, const struct infd_eva
 		int32_t f = a[c->op->extra];
 		if (is_null(V, f))
 			return true;
-		if (c->op->kind == K_COPY && strstr(c->op->key, "dim_order")) {
+		if (strstr(c->op->key, "dim_order")) {
 			int n = get_ints(V, f, it, MAXR);
 			if (n != (int)x->rank)
 				return false;
@@ -731,15 +731,12 @@ static bool parse_misc(const struct infd_method_def *def, const struct infd_eval
 	c->n_x = 1;
 	switch (c->op->kind) {
 	case K_BATCH_NORM: {
-		double momentum;
 		if (!multi_out(def, in, 3, c) || !ftensor(V, c->out) || x->rank < 2 || x->rank > 4 ||
 		    !same_shape(x, V[c->out].u.t) || !per_channel(V, a[1], x->sizes[1], true) ||
 		    !per_channel(V, a[2], x->sizes[1], true) || !per_channel(V, a[3], x->sizes[1], false) ||
 		    !per_channel(V, a[4], x->sizes[1], false) || V[a[5]].kind != INFD_VALUE_DOUBLE ||
 		    V[a[6]].kind != INFD_VALUE_DOUBLE || V[c->out].u.t->is_const)
 			return false;
-		momentum = V[a[5]].u.d;
-		(void)momentum;
 		c->eps = V[a[6]].u.d;
 		if (!(c->eps >= 0) || !isfinite(c->eps))
 			return false;

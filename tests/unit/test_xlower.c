@@ -987,6 +987,26 @@ Test(xlower, aliasing_view)
 	call(p, "aten::addmm", "out", ARGS(t_const(p, SH(5)), v, wt, I(p, 1), I(p, 1), y, y));
 	output(p, y);
 	check("view aliasing a convolution output", p, true);
+
+	/* the view read outside the partition: the convolution's output must reach memory */
+	p = prog_new();
+	x = t_input(p, SH(1, 3, 4, 4));
+	infd__pte_arena(p->m, 2, 4 * 4 * 4 * 4);
+	t = infd__pte_tensor(p->m, &(struct infd_pte_tensor){.dtype = F32, .rank = 4,
+							   .sizes = (const int32_t[]){1, 4, 4, 4}, .memory_id = 2});
+	v = infd__pte_tensor(p->m, &(struct infd_pte_tensor){.dtype = F32, .rank = 2,
+							   .sizes = (const int32_t[]){4, 16}, .memory_id = 2});
+	int32_t r = t_planned(p, SH(1, 4, 4, 4)), e = t_planned(p, SH(4, 16));
+	call(p, "aten::convolution", "out",
+	     ARGS(x, t_const(p, SH(4, 3, 3, 3)), t_const(p, SH(4)), INTS(p, 1, 1), INTS(p, 1, 1), INTS(p, 1, 1),
+		  B(p, false), INTS(p, 0, 0), I(p, 1), t, t));
+	call(p, "aten::relu", "out", ARGS(t, r, r));
+	call(p, "aten::erf", "out", ARGS(v, e, e));
+	output(p, r);
+	output(p, e);
+	struct result res = check("view read by a portable kernel", p, false);
+	cr_assert_str_eq(res.where[0], "xnnpack");
+	cr_assert_str_eq(res.where[2], "portable");
 }
 
 /* ---- Refusals ---------------------------------------------------------------------------- */
