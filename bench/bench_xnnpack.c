@@ -9,7 +9,8 @@
  * own code below). Then GFLOP/s of XNNPACK's fully-connected operator against
  * the repository's blocked SGEMM on GEMM shapes from these networks.
  * Usage: bench_xnnpack [THREADS [PARTS]]   THREADS default 2 (1 thread is always
- * measured); PARTS any of "m" (MobileNetV2), "t" (transformer), "g" (GEMM), default all. */
+ * measured); PARTS any of "m" (MobileNetV2), "t" (transformer), "g" (GEMM), default all,
+ * plus, to profile one path alone, any of "P" (portable), "L" (lowered), "D" (direct). */
 #include <math.h>
 #include <pthreadpool.h>
 #include <stdio.h>
@@ -46,7 +47,7 @@ typedef int (*run_fn)(void *ctx);
 /* Median milliseconds of one call of each fns[i](ctxs[i]) (-1 when it failed):
  * the contenders take turns, round after round, so that load from elsewhere on
  * the machine falls on all of them alike. */
-static void measure(uint32_t n, const run_fn *fns, void *const *ctxs, double *ms)
+static void measure(uint32_t n, const run_fn *fns, void *const *ctxs, double *ms, double *best)
 {
 	double t[4][MAX_REPS];
 	bool ok[4];
@@ -70,9 +71,13 @@ static void measure(uint32_t n, const run_fn *fns, void *const *ctxs, double *ms
 	for (uint32_t i = 0; i < n; i++) {
 		if (!ok[i]) {
 			ms[i] = -1;
+			if (best)
+				best[i] = -1;
 			continue;
 		}
 		qsort(t[i], (size_t)reps, sizeof t[i][0], cmp_double);
+		if (best)
+			best[i] = t[i][0] * 1e3;
 		ms[i] = (reps % 2 ? t[i][reps / 2] : 0.5 * (t[i][reps / 2 - 1] + t[i][reps / 2])) * 1e3;
 	}
 }
@@ -606,25 +611,38 @@ static void direct_tf_profile(struct direct_tf *t)
 /* ---- Side by side -------------------------------------------------------------------- */
 
 struct paths {
-	double portable, lowered, direct; /* ms; < 0: not measured */
+	double portable, lowered, direct; /* median ms; < 0: not measured */
+	double best_lowered, best_direct; /* fastest run, ms */
 	double err_lowered, err_direct;   /* relative L2 against the portable output */
 	uint32_t on_x, kernels;
 };
 
-static void print_paths(const char *label, uint32_t threads, const struct paths *p, const char *note)
+static void print_ms(const char *name, double ms)
 {
-	printf("  %-28s %2u thr  portable %8.2f ms", label, threads, p->portable);
-	if (p->lowered >= 0)
-		printf("  lowered %8.2f ms (%u/%u on xnnpack)", p->lowered, p->on_x, p->kernels);
+	if (ms >= 0)
+		printf("  %s %8.2f ms", name, ms);
 	else
-		printf("  lowered      n/a");
-	printf("  direct %8.2f ms", p->direct);
-	if (p->lowered >= 0 && p->direct > 0)
-		printf("  lowered/direct %.2fx%s", p->lowered / p->direct, p->lowered / p->direct <= 1.1 ? "" : " (>1.1)");
-	printf("  portable/direct %.1fx%s\n", p->portable / p->direct, note);
-	printf("  %-28s         rel. L2 vs portable: direct %.1e", "", p->err_direct);
+		printf("  %s      n/a", name);
+}
+
+static void print_paths(const char *label, uint32_t threads, const struct paths *p)
+{
+	printf("  %-28s %2u thr", label, threads);
+	print_ms("portable", p->portable);
+	print_ms("lowered", p->lowered);
 	if (p->lowered >= 0)
-		printf(", lowered %.1e", p->err_lowered);
+		printf(" (%u/%u on xnnpack)", p->on_x, p->kernels);
+	print_ms("direct", p->direct);
+	if (p->lowered > 0 && p->direct > 0)
+		printf("  lowered/direct %.2fx%s (fastest runs %.2fx)", p->lowered / p->direct,
+		       p->lowered / p->direct <= 1.1 ? "" : " (>1.1)", p->best_lowered / p->best_direct);
+	if (p->portable > 0 && p->direct > 0)
+		printf("  portable/direct %.1fx", p->portable / p->direct);
+	printf("\n  %-28s         rel. L2 vs portable:", "");
+	if (p->err_direct >= 0)
+		printf(" direct %.1e", p->err_direct);
+	if (p->err_lowered >= 0)
+		printf(" lowered %.1e", p->err_lowered);
 	printf("\n");
 }
 
@@ -645,18 +663,27 @@ static void open_programs(struct infd_runtime *rt, const struct infd_net_program
 #endif
 }
 
+static const char *g_parts = "mtg"; /* PARTS from the command line */
+
+static bool path_on(char which)
+{
+	return !strpbrk(g_parts, "PLD") || strchr(g_parts, which);
+}
+
 /* Time the three paths side by side; compare the outputs with the portable one. */
 static void measure_paths(struct paths *p, struct prog_run *portable, struct prog_run *lowered, run_fn direct_fn,
 			  void *direct_ctx, const float *direct_out, size_t n_out)
 {
-	const run_fn fns[3] = {portable->m ? prog_execute : NULL, lowered->m ? prog_execute : NULL, direct_fn};
+	const run_fn fns[3] = {portable->m && path_on('P') ? prog_execute : NULL,
+			       lowered->m && path_on('L') ? prog_execute : NULL, path_on('D') ? direct_fn : NULL};
 	void *const ctxs[3] = {portable, lowered, direct_ctx};
-	double ms[3];
-	measure(3, fns, ctxs, ms);
+	double ms[3], best[3];
+	measure(3, fns, ctxs, ms, best);
 	p->portable = ms[0], p->lowered = ms[1], p->direct = ms[2];
+	p->best_lowered = best[1], p->best_direct = best[2];
 	const float *ref = portable->m ? prog_output(portable) : NULL;
-	p->err_direct = ref && direct_fn ? rel_l2(direct_out, ref, n_out) : -1;
-	p->err_lowered = ref && lowered->m ? rel_l2(prog_output(lowered), ref, n_out) : -1;
+	p->err_direct = ref && fns[2] ? rel_l2(direct_out, ref, n_out) : -1;
+	p->err_lowered = ref && fns[1] ? rel_l2(prog_output(lowered), ref, n_out) : -1;
 	if (portable->m)
 		prog_close(portable);
 	if (lowered->m)
@@ -685,7 +712,7 @@ static void bench_mobilenet(const struct infd_net_mobilenet_v2 *net, const struc
 	measure_paths(&p, &portable, &lowered, built ? direct_mobilenet_run : NULL, &d, d.out, net->classes);
 	char label[64];
 	snprintf(label, sizeof label, "mobilenet_v2 %zux%zu w%.2g", hw, hw, (double)net->width_mult);
-	print_paths(label, threads, &p, "");
+	print_paths(label, threads, &p);
 	if (d.rt)
 		xnn_delete_runtime(d.rt);
 	for (uint32_t i = 0; i < d.n_keep; i++)
@@ -713,8 +740,8 @@ static void bench_transformer(const struct infd_net_transformer *net, const stru
 	measure_paths(&p, &portable, &lowered, built ? direct_tf_run : NULL, &t, t.y, n);
 	char label[64];
 	snprintf(label, sizeof label, "transformer s%u w%u h%u", net->seq, net->width, net->heads);
-	print_paths(label, threads, &p, "");
-	if (built)
+	print_paths(label, threads, &p);
+	if (built && path_on('D'))
 		direct_tf_profile(&t);
 	direct_tf_free(&t);
 	free(x);
@@ -771,7 +798,7 @@ static void bench_gemm(const char *label, size_t M, size_t K, size_t N, pthreadp
 	s.g.c = y2, s.g.crs = (ptrdiff_t)N, s.g.ccs = 1;
 	s.g.bias = b, s.g.brs = 0, s.g.bcs = 1;
 	double ms[2];
-	measure(2, (const run_fn[]){fc_run, sgemm_run}, (void *const[]){&f, &s}, ms);
+	measure(2, (const run_fn[]){fc_run, sgemm_run}, (void *const[]){&f, &s}, ms, NULL);
 	double tx = ms[0], ts = ms[1];
 	double flop = 2.0 * (double)M * (double)N * (double)K;
 	printf("  %-28s %2u thr  xnnpack fc %7.1f GFLOP/s  sgemm %7.1f GFLOP/s  sgemm/xnnpack %.2f  (rel. L2 %.1e)\n",
@@ -786,6 +813,7 @@ int main(int argc, char **argv)
 {
 	uint32_t nthreads = argc > 1 ? (uint32_t)atoi(argv[1]) : 2;
 	const char *parts = argc > 2 ? argv[2] : "mtg";
+	g_parts = parts;
 	if (nthreads < 1)
 		nthreads = 1;
 	if (xnn_initialize(NULL) != xnn_status_success) {
