@@ -161,6 +161,15 @@ Test(tool, inspect_add_pte)
 	ASSERT_HAS(r, out, "output 0: float32[1]");
 	ASSERT_HAS(r, out, "aten::add.out");
 	ASSERT_HAS(r, out, "memory plan: 1 buffer, 48 bytes");
+#ifdef INFD_HAVE_XNNPACK
+	ASSERT_HAS(r, out, "[0] xnnpack"); /* the default preference puts CPU work on XNNPACK */
+#else
+	ASSERT_HAS(r, out, "[0] portable");
+#endif
+	run_free(&r);
+	/* A preference list picks the backend. */
+	r = RUN("inspect", "--devices", "portable", path);
+	cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
 	ASSERT_HAS(r, out, "[0] portable");
 	run_free(&r);
 }
@@ -200,7 +209,11 @@ Test(tool, inspect_add_pte_json)
 	cr_assert_eq(json_integer_value(json_array_get(bufs, 0)), 48);
 	json_t *pl = json_object_get(m, "placement");
 	cr_assert(json_is_array(pl), "placement missing: %s", r.out);
+#ifdef INFD_HAVE_XNNPACK
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pl, 0), "backend")), "xnnpack");
+#else
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pl, 0), "backend")), "portable");
+#endif
 	json_decref(root);
 	run_free(&r);
 }
@@ -323,9 +336,45 @@ Test(tool, run_qnn_getter_and_refused_delegate)
 Test(tool, run_model_with_missing_operators)
 {
 	T_REQUIRE_TESTDATA(path, "models/cnn_small_xnnpack.pte");
-	struct run r = RUN("run", path);
+	struct run r = RUN("run", "--no-xnnpack", path);
 	cr_assert_eq(r.code, 3, "exit 3 = missing operator or delegate");
 	ASSERT_HAS(r, err, "XnnpackBackend");
+	run_free(&r);
+}
+
+/* An ExecuTorch program with an XnnpackBackend delegate runs through infd-pte and
+ * matches ExecuTorch's own output. */
+Test(tool, run_xnnpack_delegate_program)
+{
+#ifndef INFD_HAVE_XNNPACK
+	cr_skip_test("this build has no XNNPACK backend");
+#endif
+	T_REQUIRE_TESTDATA(path, "models/cnn_small_xnnpack.pte");
+	T_REQUIRE_TESTDATA(input, "models/cnn_small_xnnpack.input0.bin");
+	T_REQUIRE_TESTDATA(expected, "models/cnn_small_xnnpack.expected0.bin");
+	char dir[] = "/tmp/infd-pte-xnn-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	struct run r = RUN("run", "-i", input, "-o", dir, path);
+	cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+	run_free(&r);
+	char out[300];
+	snprintf(out, sizeof out, "%s/output0.bin", dir);
+	size_t n_got = 0, n_want = 0;
+	uint8_t *got = t_read_file(out, &n_got), *want = t_read_file(expected, &n_want);
+	cr_assert(got && want && n_got == n_want && n_got == 40, "output %zu bytes, expected %zu", n_got, n_want);
+	double num = 0, den = 0;
+	for (size_t i = 0; i < n_got / 4; i++) {
+		double g = ((const float *)got)[i], w = ((const float *)want)[i];
+		num += (g - w) * (g - w);
+		den += w * w;
+	}
+	cr_assert(sqrt(num / den) < 1e-4, "relative L2 error %.3g", sqrt(num / den));
+	free(got);
+	free(want);
+	unlink(out);
+	rmdir(dir);
+	r = RUN("inspect", path);
+	ASSERT_HAS(r, out, "[0] xnnpack");
 	run_free(&r);
 }
 
