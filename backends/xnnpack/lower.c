@@ -1344,6 +1344,31 @@ static bool view_escapes(const struct low *L, int32_t y)
 static void mark_written(struct low *L, int32_t y)
 {
 	struct form *f = &L->f[y];
+	if (f->emitted) {
+		/* Written again in the partition (out= buffers used in turn): only the
+		 * last write may reach memory, so the earlier one stops being an
+		 * external output and the later externals move down one place. */
+		uint32_t k = 0;
+		while (k < L->n_ext && L->ext[k] != y)
+			k++;
+		for (uint32_t v = 0; k < L->n_ext && v < L->g->n_values; v++) {
+			struct infd_xvalue *xv = &L->g->values[v];
+			if (!xv->flags || xv->external == INFD_XNONE || xv->external < k)
+				continue;
+			if (xv->external == k) {
+				xv->flags &= ~(uint32_t)INFD_XV_OUTPUT;
+				xv->external = INFD_XNONE;
+			} else {
+				xv->external--;
+			}
+		}
+		if (k < L->n_ext) {
+			memmove(&L->ext[k], &L->ext[k + 1], (L->n_ext - k - 1) * sizeof *L->ext);
+			L->n_ext--;
+			L->g->n_externals = L->n_ext;
+		}
+		f->emitted = false;
+	}
 	f->written = true;
 	f->plain = f->cl = NONE;
 	f->tsrc = -1;

@@ -26,86 +26,13 @@
 
 /* ---- Backend ------------------------------------------------------------------- */
 
-#ifndef INFD_HAVE_XNNPACK
-/* Until the backend itself is compiled in: a minimal one over the lowering and the
- * plan, named "xnnpack" like the real one. */
-struct shim_prep {
-	struct infd_xgraph g;
-	struct infd_xplan *plan;
-	int32_t *ext;
-	struct infd_evalue *values;
-	void **bufs;
-};
-
-static bool shim_supports(void *ctx, const struct infd_method_def *def, const struct infd_evalue *values,
-			  const struct infd_instr_def *in)
-{
-	return infd__xlower_supports(def, values, in);
-}
-
-static infd_status shim_prepare(void *ctx, const struct infd_partition_desc *part, void **prepared,
-				struct infd_error *err)
-{
-	struct shim_prep *p = calloc(1, sizeof *p);
-	if (!p)
-		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
-	infd__xgraph_init(&p->g);
-	p->values = part->values;
-	infd_status st = infd__xlower_partition(part, &p->g, &p->ext, err);
-	if (!st)
-		st = infd__xgraph_validate(&p->g, err);
-	if (!st)
-		st = infd__xplan_compile(&p->g, part->threadpool, &p->plan, err);
-	if (!st && !(p->bufs = calloc(p->g.n_externals + 1, sizeof *p->bufs)))
-		st = infd__fail(err, INFD_NO_MEMORY, "out of memory");
-	if (st) {
-		infd__xplan_free(p->plan);
-		infd__xgraph_free(&p->g);
-		free(p->ext);
-		free(p);
-		return st;
-	}
-	*prepared = p;
-	return INFD_OK;
-}
-
-static infd_status shim_execute(void *ctx, void *prepared, struct infd_error *err)
-{
-	struct shim_prep *p = prepared;
-	for (uint32_t k = 0; k < p->g.n_externals; k++)
-		p->bufs[k] = p->values[p->ext[k]].u.t->data;
-	return infd__xplan_execute(p->plan, p->bufs, err);
-}
-
-static void shim_release(void *ctx, void *prepared)
-{
-	struct shim_prep *p = prepared;
-	infd__xplan_free(p->plan);
-	infd__xgraph_free(&p->g);
-	free(p->ext);
-	free(p->bufs);
-	free(p);
-}
-
-static const struct infd_backend_ops shim_ops = {
-	.name = "xnnpack",
-	.supports = shim_supports,
-	.prepare = shim_prepare,
-	.execute = shim_execute,
-	.release = shim_release,
-};
-#endif
 
 static void add_xnnpack(struct infd_runtime *rt)
 {
-#ifdef INFD_HAVE_XNNPACK
 	struct infd_backend be;
 	struct infd_error e = {0};
 	cr_assert_eq(infd__backend_xnnpack_create(rt, &be, &e), INFD_OK, "xnnpack backend: %s", e.msg);
 	cr_assert_eq(infd__runtime_add_backend(rt, be), INFD_OK);
-#else
-	cr_assert_eq(infd__runtime_add_backend(rt, (struct infd_backend){.ops = &shim_ops}), INFD_OK);
-#endif
 }
 
 /* ---- Programs -------------------------------------------------------------------- */
@@ -964,6 +891,33 @@ Test(xlower, split)
 	struct lowered l;
 	lower(split_prog(), 0, 0, &l);
 	cr_assert_eq(l.count[INFD_XOP_STATIC_SLICE], 4, "one slice per piece read (e, never read, is pruned)");
+	infd__xgraph_free(&l.g);
+}
+
+/* out= buffers used in turn: a and b are each written several times; only the
+ * last write of the method's output may reach memory, and it must. */
+static struct prog *ping_pong_prog(int steps)
+{
+	struct prog *p = prog_new();
+	int32_t x = t_input(p, SH(64));
+	int32_t a = t_planned(p, SH(64)), b = t_planned(p, SH(64));
+	int32_t cur = x;
+	for (int k = 0; k < steps; k++) {
+		int32_t out = cur == a ? b : a;
+		call(p, "aten::add", "out", ARGS(cur, cur, I(p, 1), out, out));
+		cur = out;
+	}
+	output(p, cur);
+	return p;
+}
+
+Test(xlower, values_written_in_turn)
+{
+	check("ping-pong 5", ping_pong_prog(5), true);
+	check("ping-pong 6", ping_pong_prog(6), true);
+	struct lowered l;
+	lower(ping_pong_prog(6), 0, 6, &l);
+	cr_assert_eq(l.n_ext, 2, "one input and one output, the last write (got %u externals)", l.n_ext);
 	infd__xgraph_free(&l.g);
 }
 
