@@ -388,6 +388,7 @@ static void bench_startup(const char *device)
 	infd__backends_config_default(&cfg);
 	cfg.cache_dir = dir;
 	cfg.vulkan_device = device;
+	cfg.vulkan_software = true; /* lavapipe is measured too */
 	for (int pass = 0; pass < 2; pass++) {
 		struct infd_backend be;
 		struct infd_error e = {0};
@@ -423,6 +424,7 @@ int main(int argc, char **argv)
 	struct infd_backends_config cfg;
 	infd__backends_config_default(&cfg);
 	cfg.vulkan_device = device;
+	cfg.vulkan_software = true;
 	struct infd_backend be;
 	if (infd__backend_vulkan_create(rt, &cfg, &be, &e)) {
 		printf("bench_vulkan: no Vulkan backend (%s); nothing to compare\n", e.msg);

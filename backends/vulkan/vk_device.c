@@ -113,7 +113,7 @@ static bool compute_family(VkPhysicalDevice pd, uint32_t *family)
 	return false;
 }
 
-static infd_status pick_device(struct vk_ctx *c, const char *want, struct infd_error *err)
+static infd_status pick_device(struct vk_ctx *c, const char *want, bool software_ok, struct infd_error *err)
 {
 	uint32_t n = 0;
 	VkResult r = vkEnumeratePhysicalDevices(c->instance, &n, NULL);
@@ -149,6 +149,16 @@ static infd_status pick_device(struct vk_ctx *c, const char *want, struct infd_e
 					  "no Vulkan 1.1 compute device has '%s' in its name (devices: %s)", want, seen);
 		return infd__fail(err, INFD_UNSUPPORTED, "no Vulkan 1.1 device with a compute queue (devices: %s)",
 				  seen);
+	}
+	if (best_rank == type_rank(VK_PHYSICAL_DEVICE_TYPE_CPU) && !want && !software_ok) {
+		/* Decided before a device is created: a software rasteriser on the same
+		 * cores would only be slower than the CPU backends. */
+		VkPhysicalDeviceProperties p;
+		vkGetPhysicalDeviceProperties(pds[best], &p);
+		return infd__fail(err, INFD_UNSUPPORTED,
+				  "the only Vulkan device, '%s', is a software one (allow it with the vulkan 'software' "
+				  "setting or name it as the device)",
+				  p.deviceName);
 	}
 	c->phys = pds[best];
 	vkGetPhysicalDeviceProperties(c->phys, &c->props);
@@ -351,8 +361,7 @@ static void ctx_destroy(struct vk_ctx *c)
 		infd__vk_heap_fini(c, &c->host_heap);
 		vkDestroyDevice(c->dev, NULL);
 	}
-	if (c->instance)
-		vkDestroyInstance(c->instance, NULL);
+	/* The instance is the process's (shared_instance), never destroyed. */
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -458,19 +467,20 @@ bool infd__vulkan_stats(const struct infd_backend *be, struct infd_vulkan_stats 
 	return true;
 }
 
-infd_status infd__backend_vulkan_create(struct infd_runtime *rt, const struct infd_backends_config *cfg,
-					struct infd_backend *out, struct infd_error *err)
+/* One Vulkan instance per process, made on first use and kept until exit: the
+ * loader and drivers are loaded once, and destroying an instance unloads driver
+ * code that leaves memory behind (seen with Mesa's lavapipe), so repeated
+ * backend creation (tests, infd-pte, a daemon restart of its runtime) would
+ * lose memory each time. Devices are still created and destroyed per backend. */
+static pthread_once_t instance_once = PTHREAD_ONCE_INIT;
+static VkInstance shared_instance;
+static VkResult shared_result = VK_ERROR_INITIALIZATION_FAILED;
+
+static void make_shared_instance(void)
 {
-	(void)rt;
-	VkResult r = volkInitialize();
-	if (r != VK_SUCCESS)
-		return infd__fail(err, INFD_UNSUPPORTED, "no Vulkan loader (libvulkan.so.1) on this system");
-	struct vk_ctx *c = calloc(1, sizeof *c);
-	if (!c)
-		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
-	pthread_mutex_init(&c->lock, NULL);
-	if (cfg && cfg->cache_dir && cfg->cache_dir[0])
-		snprintf(c->cache_path, sizeof c->cache_path, "%s/vulkan-pipelines.bin", cfg->cache_dir);
+	shared_result = volkInitialize();
+	if (shared_result != VK_SUCCESS)
+		return;
 	VkApplicationInfo app = {
 		.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
 		.pApplicationName = "infd",
@@ -478,15 +488,32 @@ infd_status infd__backend_vulkan_create(struct infd_runtime *rt, const struct in
 		.apiVersion = VK_API_VERSION_1_1,
 	};
 	VkInstanceCreateInfo ii = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app};
-	r = vkCreateInstance(&ii, NULL, &c->instance);
-	infd_status st;
-	if (r != VK_SUCCESS) {
-		st = infd__fail(err, INFD_UNSUPPORTED, "cannot create a Vulkan 1.1 instance: %s", infd__vk_result_name(r));
-		goto out_ctx;
+	shared_result = vkCreateInstance(&ii, NULL, &shared_instance);
+	if (shared_result == VK_SUCCESS)
+		volkLoadInstanceOnly(shared_instance);
+}
+
+infd_status infd__backend_vulkan_create(struct infd_runtime *rt, const struct infd_backends_config *cfg,
+					struct infd_backend *out, struct infd_error *err)
+{
+	(void)rt;
+	pthread_once(&instance_once, make_shared_instance);
+	if (!shared_instance) {
+		if (!vkCreateInstance)
+			return infd__fail(err, INFD_UNSUPPORTED, "no Vulkan loader (libvulkan.so.1) on this system");
+		return infd__fail(err, INFD_UNSUPPORTED, "cannot create a Vulkan 1.1 instance: %s",
+				  infd__vk_result_name(shared_result));
 	}
-	volkLoadInstanceOnly(c->instance);
+	struct vk_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
+	pthread_mutex_init(&c->lock, NULL);
+	if (cfg && cfg->cache_dir && cfg->cache_dir[0])
+		snprintf(c->cache_path, sizeof c->cache_path, "%s/vulkan-pipelines.bin", cfg->cache_dir);
+	c->instance = shared_instance;
+	infd_status st;
 	if ((st = pick_device(c, cfg && cfg->vulkan_device && cfg->vulkan_device[0] ? cfg->vulkan_device : NULL,
-			      err)) ||
+			      cfg ? cfg->vulkan_software : true, err)) ||
 	    (st = make_device(c, err)) ||
 	    (st = infd__vk_heap_init(c, &c->dev_heap, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, 64u << 20, err)) ||
 	    (st = infd__vk_heap_init(c, &c->host_heap,

@@ -43,13 +43,14 @@ static bool no_device(const char *msg)
 static struct infd_backend vk_create(const struct infd_backends_config *cfg)
 {
 	struct infd_backends_config def;
-	if (!cfg) {
+	if (cfg)
+		def = *cfg;
+	else
 		infd__backends_config_default(&def);
-		cfg = &def;
-	}
+	def.vulkan_software = true; /* the tests run on lavapipe where there is no GPU */
 	struct infd_backend be = {0};
 	struct infd_error e = {0};
-	infd_status st = infd__backend_vulkan_create(rt, cfg, &be, &e);
+	infd_status st = infd__backend_vulkan_create(rt, &def, &be, &e);
 	if (st != INFD_OK && no_device(e.msg))
 		cr_skip_test("no Vulkan device on this machine: %s", e.msg);
 	cr_assert_eq(st, INFD_OK, "vulkan backend: %s", e.msg);
@@ -749,6 +750,34 @@ Test(vulkan_device, probe_and_override)
 	be.ops->destroy(be.ctx);
 	struct infd_backend portable = rt->backends[0];
 	cr_assert_not(infd__vulkan_stats(&portable, &st), "the portable backend is not a Vulkan one");
+}
+
+/* Software devices are used only when allowed or named: by default the backend
+ * refuses before creating a device, saying why. */
+Test(vulkan_device, software_device_needs_consent)
+{
+	struct infd_backend be = vk_create(NULL);
+	struct infd_device_info info = {0};
+	cr_assert_eq(be.ops->probe(be.ctx, &info), INFD_OK);
+	be.ops->destroy(be.ctx);
+	struct infd_backends_config cfg;
+	infd__backends_config_default(&cfg);
+	cr_assert(!cfg.vulkan_software, "software devices are off by default");
+	struct infd_error e = {0};
+	infd_status st = infd__backend_vulkan_create(rt, &cfg, &be, &e);
+	if (!info.software) {
+		cr_assert_eq(st, INFD_OK, "a hardware device needs no consent: %s", e.msg);
+		be.ops->destroy(be.ctx);
+		return;
+	}
+	cr_assert_eq(st, INFD_UNSUPPORTED, "a software device without consent must be refused");
+	cr_assert(strstr(e.msg, "software"), "%s", e.msg);
+	if (strstr(info.name, "llvmpipe")) {
+		cfg.vulkan_device = "llvmpipe"; /* naming it is consent */
+		st = infd__backend_vulkan_create(rt, &cfg, &be, &e);
+		cr_assert_eq(st, INFD_OK, "named: %s", e.msg);
+		be.ops->destroy(be.ctx);
+	}
 }
 
 Test(vulkan_device, refuses_unknown_device)
