@@ -457,6 +457,7 @@ static const struct infd_backend_ops vk_ops = {
 	.execute = infd__vk_execute,
 	.release = infd__vk_release,
 	.destroy = vk_destroy,
+	.own_lane = true, /* one queue: partitions reach the GPU one at a time, in order */
 };
 
 bool infd__vulkan_stats(const struct infd_backend *be, struct infd_vulkan_stats *out)
