@@ -108,6 +108,8 @@ static infd_status instance_open(struct infd_daemon *d, const char *path, const 
 		}
 		note_placement(inst, m);
 		inst->method_placement[i] = placement_text(m);
+		if (m->fallback_notes)
+			fprintf(stderr, "infd: %s, method %s: %s", path, prog->methods[i].name, m->fallback_notes);
 		infd__method_free(m);
 	}
 	atomic_init(&inst->refs, 1);

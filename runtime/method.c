@@ -307,6 +307,17 @@ static infd_status place(struct infd_method *m, struct infd_error *err)
 	return INFD_OK;
 }
 
+static void note_fallback(struct infd_method *m, const char *why, const char *to)
+{
+	size_t old = m->fallback_notes ? strlen(m->fallback_notes) : 0;
+	size_t add = strlen(why) + strlen(to) + 32;
+	char *n = realloc(m->fallback_notes, old + add);
+	if (!n)
+		return; /* only a note */
+	snprintf(n + old, add, "%s; they run on '%s'\n", why, to);
+	m->fallback_notes = n;
+}
+
 /* The step's backend refused to prepare it (a plugin's init failed, a shader
  * did not compile): try the later backends of the method's order that take
  * every instruction of the step. When none succeeds, `err` keeps the first
@@ -329,6 +340,7 @@ static infd_status prepare_fallback(struct infd_method *m, struct infd_step *st,
 		infd__error_clear(&e2);
 		st->prepared = NULL;
 		if (be->ops->prepare(be->ctx, desc, &st->prepared, &e2) == INFD_OK) {
+			note_fallback(m, err ? err->msg : "refused", be->ops->name);
 			st->backend = b;
 			infd__error_clear(err);
 			return INFD_OK;
@@ -443,6 +455,7 @@ void infd__method_free(struct infd_method *m)
 	free(m->list_items);
 	free(m->tensors);
 	free(m->values);
+	free(m->fallback_notes);
 	free(m);
 }
 

@@ -83,6 +83,10 @@ struct infd_method {
 	uint32_t order[INFD_MAX_BACKENDS]; /* backends this method may use, most preferred first */
 	bool *input_set;
 	uint64_t instructions_executed;
+	/* Why steps did not land where placement first put them ("backend 'xnnpack'
+	 * refused instructions 3..5 (reason); they run on 'portable'"), one line each,
+	 * or NULL. Shown by infd-pte inspect and logged by the daemon. */
+	char *fallback_notes;
 };
 
 /* Load method `name` of `prog` (borrowed: must outlive the method): build its

@@ -271,6 +271,12 @@ static void inspect_method_text(struct infd_runtime *rt, const struct infd_progr
 			printf(" [%u-%u] %s", st->first, st->first + st->count - 1, rt->backends[st->backend].ops->name);
 	}
 	printf("%s\n", lm->n_steps ? "" : " (no instructions)");
+	for (const char *p = lm->fallback_notes; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		printf("  fallback: %.*s\n", len, p);
+		p += len + (nl ? 1 : 0);
+	}
 	infd__method_free(lm);
 }
 

@@ -487,6 +487,9 @@ Test(npu, failing_init_refuses_only_that_program)
 	struct infd_program *good = delegate_prog("InfdTestNpu", 3.0f, 0.0f, NULL);
 	struct infd_method *m = load_ok(env.rt, good, NULL);
 	cr_assert_str_eq(infd__method_placement(m, 0, 0), "testnpu");
+	cr_assert(m->fallback_notes && strstr(m->fallback_notes, "failnpu") &&
+		      strstr(m->fallback_notes, "they run on 'testnpu'"),
+		  "the fallback is recorded: %s", m->fallback_notes ? m->fallback_notes : "(none)");
 	set_f32(m, 0, (const float[]){1, 2, 3, 4}, 4);
 	execute_ok(m);
 	expect_out(m, 0, (const float[]){3, 6, 9, 12}, 4);
