@@ -13,8 +13,20 @@
 /* Room the plugin gets for an error message (the ABI promises at least 256). */
 #define PLUGIN_ERR_MAX 1024
 
+/* A plugin instance shared by every method instance of one program (the daemon
+ * loads a method per client session): keyed by where its instruction is. */
+struct shared_handle {
+	struct shared_handle *next;
+	const void *program, *method;
+	uint32_t chain, instr;
+	void *handle;
+	uint32_t n_outputs, refs;
+};
+
 struct npu_backend {
 	struct infd_backend_ops ops; /* ops.name points at `name` */
+	pthread_mutex_t cache_lock;
+	struct shared_handle *shared;
 	char name[INFD_NPU_NAME_MAX + 1];
 	char file[256];
 	void *dl;
@@ -26,6 +38,7 @@ struct npu_backend {
 /* One plugin instance: a delegate call or one operator call. */
 struct npu_call {
 	void *handle;
+	struct shared_handle *shared; /* where the handle is kept (NULL: not yet made) */
 	const char *what_kind; /* "delegate" / "operator" */
 	const char *what;      /* the delegate id or the operator key */
 	uint32_t n_args, n_outputs;
@@ -164,7 +177,24 @@ static void arg_desc(const struct infd_evalue *v, struct infd_npu_tensor *d, uin
 
 static void call_free(struct npu_backend *be, struct npu_call *c)
 {
-	if (c->handle) {
+	struct shared_handle *sh = c->shared;
+	if (sh) {
+		pthread_mutex_lock(&be->cache_lock);
+		bool last = --sh->refs == 0;
+		if (last)
+			for (struct shared_handle **pp = &be->shared; *pp; pp = &(*pp)->next)
+				if (*pp == sh) {
+					*pp = sh->next;
+					break;
+				}
+		pthread_mutex_unlock(&be->cache_lock);
+		if (last) {
+			plugin_lock(be);
+			be->desc->destroy(sh->handle);
+			plugin_unlock(be);
+			free(sh);
+		}
+	} else if (c->handle) {
 		plugin_lock(be);
 		be->desc->destroy(c->handle);
 		plugin_unlock(be);
@@ -263,12 +293,31 @@ static const void *named_data(void *ud, const char *key, uint64_t *size_out)
 	return NULL;
 }
 
-static infd_status call_init(struct npu_backend *be, const struct infd_partition_desc *part, struct npu_call *c,
-			     struct infd_error *err)
+static infd_status check_outputs(struct npu_backend *be, const struct infd_partition_desc *part,
+				 struct npu_call *c, uint32_t n_outputs, struct infd_error *err);
+
+/* The plugin instance for instruction `instr` of the partition's chain: the one
+ * another method instance of the same program already made (the lane runs one
+ * call at a time, and arguments travel with every execute, so sharing is safe),
+ * or a new one from init. */
+static infd_status call_init(struct npu_backend *be, const struct infd_partition_desc *part, uint32_t instr,
+			     struct npu_call *c, struct infd_error *err)
 {
 	infd_status st = call_setup(c, part->values, err);
 	if (st)
 		return st;
+	pthread_mutex_lock(&be->cache_lock);
+	for (struct shared_handle *sh = be->shared; sh; sh = sh->next)
+		if (sh->program == part->program && sh->method == part->method && sh->chain == part->chain &&
+		    sh->instr == instr) {
+			sh->refs++;
+			c->shared = sh;
+			c->handle = sh->handle;
+			break;
+		}
+	pthread_mutex_unlock(&be->cache_lock);
+	if (c->shared)
+		return check_outputs(be, part, c, c->shared->n_outputs, err);
 	const struct infd_delegate_def *del = part->delegate;
 	struct infd_npu_compile_spec *specs = NULL;
 	if (del && del->n_specs) {
@@ -306,6 +355,22 @@ static infd_status call_init(struct npu_backend *be, const struct infd_partition
 	c->handle = handle;
 	if (!del)
 		n_outputs = 1;
+	struct shared_handle *sh = calloc(1, sizeof *sh);
+	if (!sh)
+		return infd__fail(err, INFD_NO_MEMORY, "out of memory"); /* call_free destroys the handle */
+	*sh = (struct shared_handle){.program = part->program, .method = part->method, .chain = part->chain,
+				     .instr = instr, .handle = handle, .n_outputs = n_outputs, .refs = 1};
+	c->shared = sh;
+	pthread_mutex_lock(&be->cache_lock);
+	sh->next = be->shared;
+	be->shared = sh;
+	pthread_mutex_unlock(&be->cache_lock);
+	return check_outputs(be, part, c, n_outputs, err);
+}
+
+static infd_status check_outputs(struct npu_backend *be, const struct infd_partition_desc *part,
+				 struct npu_call *c, uint32_t n_outputs, struct infd_error *err)
+{
 	if (n_outputs > c->n_args)
 		return infd__fail(err, INFD_UNSUPPORTED,
 				  "NPU plugin '%s': %s '%s' has %u arguments but the plugin says %u are outputs",
@@ -350,7 +415,7 @@ static infd_status npu_prepare(void *ctx, const struct infd_partition_desc *part
 			c->what_kind = "operator";
 			c->what = part->method->operators[in->a].key;
 		}
-		infd_status st = call_init(be, part, c, err);
+		infd_status st = call_init(be, part, part->first + i, c, err);
 		if (st) {
 			prepared_free(be, p);
 			return st;
@@ -436,6 +501,7 @@ static void npu_destroy(void *ctx)
 		be->desc->unload();
 	dlclose(be->dl);
 	pthread_mutex_destroy(&be->lock);
+	pthread_mutex_destroy(&be->cache_lock);
 	free(be);
 }
 
@@ -445,7 +511,7 @@ infd_status infd__npu_backend_create(void *dl, const struct infd_npu_plugin *des
 	struct npu_backend *be = calloc(1, sizeof *be);
 	if (!be)
 		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
-	if (pthread_mutex_init(&be->lock, NULL) != 0) {
+	if (pthread_mutex_init(&be->lock, NULL) != 0 || pthread_mutex_init(&be->cache_lock, NULL) != 0) {
 		free(be);
 		return infd__fail(err, INFD_NO_MEMORY, "cannot create a mutex");
 	}

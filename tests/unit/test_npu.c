@@ -247,6 +247,41 @@ Test(npu, delegate_call_runs_in_the_plugin)
 	env_end(&env);
 }
 
+/* The daemon loads one method instance per client session: they share one plugin
+ * instance (init once per model, not per session), each with its own tensors. */
+Test(npu, method_instances_share_one_plugin_instance)
+{
+	struct npu_env env = {0};
+	env_dir(&env);
+	env_link(&env, "good", NULL);
+	env_start(&env, true);
+	struct infd_program *p = delegate_prog("InfdTestNpu", 2.0f, 1.0f, NULL);
+	struct infd_method *m1 = load_ok(env.rt, p, NULL), *m2 = load_ok(env.rt, p, NULL);
+	cr_assert_eq(live_instances(), 1, "two method instances, one plugin instance");
+	set_f32(m1, 0, (const float[]){1, 2, 3, 4}, 4);
+	set_f32(m2, 0, (const float[]){-1, 0, 1, 2}, 4);
+	execute_ok(m1);
+	execute_ok(m2);
+	expect_out(m1, 0, (const float[]){3, 5, 7, 9}, 4);
+	expect_out(m2, 0, (const float[]){-1, 1, 3, 5}, 4);
+	infd__method_free(m1);
+	cr_assert_eq(live_instances(), 1, "the other method still uses it");
+	execute_ok(m2);
+	expect_out(m2, 0, (const float[]){-1, 1, 3, 5}, 4);
+	infd__method_free(m2);
+	cr_assert_eq(live_instances(), 0, "the last method instance destroys it");
+	/* another program with the same layout gets its own instance */
+	struct infd_program *q = delegate_prog("InfdTestNpu", 1.0f, 0.0f, NULL);
+	m1 = load_ok(env.rt, p, NULL);
+	m2 = load_ok(env.rt, q, NULL);
+	cr_assert_eq(live_instances(), 2);
+	infd__method_free(m1);
+	infd__method_free(m2);
+	infd__program_close(q);
+	infd__program_close(p);
+	env_end(&env);
+}
+
 Test(npu, compile_specs_reach_the_plugin)
 {
 	struct npu_env env = {0};
