@@ -2,7 +2,9 @@
  * the backend with a cold and a warm pipeline cache, then time per run of single
  * operators and of two small networks built with the writer (a CNN and a
  * transformer-style block), each on the portable kernels and on the Vulkan
- * device (named in the output), with the largest difference of the results.
+ * device (named in the output), with the largest difference of the results;
+ * then the same on Vulkan with fp16 storage (an "fp16" line under each case)
+ * where the device has 16-bit storage buffers.
  * Usage: bench_vulkan [DEVICE-NAME-PART [CASE-NAME-PART]]   (default: the best
  * device, every case; "" for the best device) */
 #include <math.h>
@@ -351,7 +353,9 @@ static double max_diff(struct infd_method *a, struct infd_method *b)
 	return d;
 }
 
-static void bench_one(struct infd_runtime *rt, const char *name, struct infd_program *(*build)(struct net *))
+/* rt16: a runtime whose Vulkan backend stores activations as fp16, or NULL */
+static void bench_one(struct infd_runtime *rt, struct infd_runtime *rt16, const char *name,
+		      struct infd_program *(*build)(struct net *))
 {
 	struct net n;
 	net_begin(&n);
@@ -370,6 +374,17 @@ static void bench_one(struct infd_runtime *rt, const char *name, struct infd_pro
 		if (n.flops > 0)
 			printf("  %.2f / %.2f GFLOP/s", n.flops / tc * 1e-9, n.flops / tv * 1e-9);
 		printf("\n");
+		struct infd_method *mh = rt16 ? load(rt16, p, "vulkan", &n_vk) : NULL;
+		if (mh) {
+			bind_random(mh);
+			double th = time_runs(mh);
+			printf("%-22s %21s   fp16   %9.3f ms  (%5.2fx, %u/%u ops on vulkan, max |diff| %.2g)", "", "",
+			       th * 1e3, th > 0 ? tc / th : 0, n_vk, total, max_diff(mh, mc));
+			if (n.flops > 0)
+				printf("  %.2f GFLOP/s", n.flops / th * 1e-9);
+			printf("\n");
+			infd__method_free(mh);
+		}
 	}
 	infd__method_free(mc);
 	infd__method_free(mv);
@@ -377,7 +392,7 @@ static void bench_one(struct infd_runtime *rt, const char *name, struct infd_pro
 }
 
 /* Start the backend twice with the same cache directory: cold, then warm. */
-static void bench_startup(const char *device)
+static void bench_startup(const char *device, bool fp16)
 {
 	char dir[] = "/tmp/infd-vk-benchXXXXXX";
 	if (!mkdtemp(dir)) {
@@ -389,6 +404,7 @@ static void bench_startup(const char *device)
 	cfg.cache_dir = dir;
 	cfg.vulkan_device = device;
 	cfg.vulkan_software = true; /* lavapipe is measured too */
+	cfg.vulkan_fp16 = fp16;
 	for (int pass = 0; pass < 2; pass++) {
 		struct infd_backend be;
 		struct infd_error e = {0};
@@ -400,13 +416,13 @@ static void bench_startup(const char *device)
 		double t = now_s() - t0;
 		struct infd_vulkan_stats st;
 		infd__vulkan_stats(&be, &st);
-		printf("vulkan start (%s cache): %.1f ms total, %u pipelines created in %.1f ms%s\n",
-		       pass ? "warm" : "cold", t * 1e3, st.n_pipelines, st.pipeline_ns / 1e6,
+		printf("vulkan start (%s%s cache): %.1f ms total, %u pipelines created in %.1f ms%s\n",
+		       st.fp16 ? "fp16, " : "", pass ? "warm" : "cold", t * 1e3, st.n_pipelines, st.pipeline_ns / 1e6,
 		       st.cache_loaded ? " (cache file used)" : "");
 		be.ops->destroy(be.ctx);
 	}
 	char path[128];
-	snprintf(path, sizeof path, "%s/vulkan-pipelines.bin", dir);
+	snprintf(path, sizeof path, "%s/vulkan-pipelines%s.bin", dir, fp16 ? "-fp16" : "");
 	remove(path);
 	rmdir(dir);
 }
@@ -435,7 +451,29 @@ int main(int argc, char **argv)
 	be.ops->probe(be.ctx, &info);
 	infd__runtime_add_backend(rt, be);
 	printf("devices: portable CPU kernels (1 thread) vs Vulkan '%s'\n", info.name);
-	bench_startup(device);
+	/* a second runtime whose Vulkan backend stores activations as fp16 */
+	struct infd_runtime *rt16 = NULL;
+	cfg.vulkan_fp16 = true;
+	if (infd__runtime_create(NULL, &rt16, &e) == INFD_OK &&
+	    infd__backend_vulkan_create(rt16, &cfg, &be, &e) == INFD_OK) {
+		struct infd_vulkan_stats st;
+		infd__vulkan_stats(&be, &st);
+		be.ops->probe(be.ctx, &info);
+		infd__runtime_add_backend(rt16, be);
+		if (st.fp16) {
+			printf("fp16 storage: Vulkan '%s', host conversion %s\n", info.name, st.conversion);
+		} else {
+			printf("fp16 storage: not on this device ('%s')\n", info.name);
+			infd__runtime_destroy(rt16);
+			rt16 = NULL;
+		}
+	} else if (rt16) {
+		infd__runtime_destroy(rt16);
+		rt16 = NULL;
+	}
+	bench_startup(device, false);
+	if (rt16)
+		bench_startup(device, true);
 	static const struct {
 		const char *name;
 		struct infd_program *(*build)(struct net *);
@@ -456,7 +494,9 @@ int main(int argc, char **argv)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (!only || strstr(cases[i].name, only))
-			bench_one(rt, cases[i].name, cases[i].build);
+			bench_one(rt, rt16, cases[i].name, cases[i].build);
+	if (rt16)
+		infd__runtime_destroy(rt16);
 	infd__runtime_destroy(rt);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* The Vulkan backend's device context: loader (volk), instance, choice of the
  * physical device, compute queue, the shared descriptor-set and pipeline
- * layouts, the embedded SPIR-V pipelines with their on-disk pipeline cache, and
- * the backend ops table. */
+ * layouts, the embedded SPIR-V pipelines (the fp32 or the fp16-storage set)
+ * with their on-disk pipeline cache, and the backend ops table. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +12,11 @@
 #include "backends/factories.h"
 #include "vk_internal.h"
 
-/* The embedded SPIR-V (generated from shaders/ by the build). */
-#define VK_SPV(n) extern const unsigned char infd__vk_spv_##n[]; extern const size_t infd__vk_spv_##n##_size;
+/* The embedded SPIR-V (generated from shaders/ by the build): infd__vk_spv_* with
+ * fp32 tensors, infd__vk_spv16_* built with INFD_FP16. */
+#define VK_SPV(n)                                                                                           \
+	extern const unsigned char infd__vk_spv_##n[], infd__vk_spv16_##n[];                                \
+	extern const size_t infd__vk_spv_##n##_size, infd__vk_spv16_##n##_size;
 VK_SPV(ew)
 VK_SPV(gemm)
 VK_SPV(conv2d)
@@ -23,29 +26,45 @@ VK_SPV(softmax)
 VK_SPV(layernorm)
 #undef VK_SPV
 
+#define VK_SPV_SET(p)                                                                                       \
+	{                                                                                                    \
+		[VK_PIPE_EW] = {p##ew, &p##ew_size}, [VK_PIPE_GEMM] = {p##gemm, &p##gemm_size},              \
+		[VK_PIPE_CONV2D] = {p##conv2d, &p##conv2d_size}, [VK_PIPE_POOL] = {p##pool, &p##pool_size},  \
+		[VK_PIPE_REDUCE] = {p##reduce, &p##reduce_size},                                             \
+		[VK_PIPE_SOFTMAX] = {p##softmax, &p##softmax_size},                                          \
+		[VK_PIPE_LAYERNORM] = {p##layernorm, &p##layernorm_size},                                    \
+	}
 static const struct {
 	const unsigned char *code;
 	const size_t *size;
-} spv[VK_N_PIPES] = {
-	[VK_PIPE_EW] = {infd__vk_spv_ew, &infd__vk_spv_ew_size},
-	[VK_PIPE_GEMM] = {infd__vk_spv_gemm, &infd__vk_spv_gemm_size},
-	[VK_PIPE_CONV2D] = {infd__vk_spv_conv2d, &infd__vk_spv_conv2d_size},
-	[VK_PIPE_POOL] = {infd__vk_spv_pool, &infd__vk_spv_pool_size},
-	[VK_PIPE_REDUCE] = {infd__vk_spv_reduce, &infd__vk_spv_reduce_size},
-	[VK_PIPE_SOFTMAX] = {infd__vk_spv_softmax, &infd__vk_spv_softmax_size},
-	[VK_PIPE_LAYERNORM] = {infd__vk_spv_layernorm, &infd__vk_spv_layernorm_size},
-};
+} spv[2][VK_N_PIPES] = {VK_SPV_SET(infd__vk_spv_), VK_SPV_SET(infd__vk_spv16_)}; /* [fp16][pipe] */
+#undef VK_SPV_SET
 
-/* Header of <cache_dir>/vulkan-pipelines.bin, followed by the driver's blob. */
+/* Header of <cache_dir>/vulkan-pipelines.bin (fp32 shaders) or
+ * vulkan-pipelines-fp16.bin (fp16 storage), followed by the driver's blob. Each
+ * shader set has its own file, so daemons with either setting keep theirs
+ * warm; `shaders` (a hash of the set's SPIR-V) makes a build with other shaders
+ * replace the file. */
 #define CACHE_MAGIC "INFDVKPC"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u
 struct cache_header {
 	char magic[8];
 	uint32_t version;
 	uint32_t vendor_id, device_id, driver_version;
 	uint8_t uuid[VK_UUID_SIZE];
+	uint64_t shaders;
 	uint64_t size;
 };
+
+/* FNV-1a over the SPIR-V of the shader set in use. */
+static uint64_t shader_hash(bool fp16)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (int i = 0; i < VK_N_PIPES; i++)
+		for (size_t k = 0; k < *spv[fp16][i].size; k++)
+			h = (h ^ spv[fp16][i].code[k]) * 0x100000001b3ull;
+	return h;
+}
 
 const char *infd__vk_result_name(VkResult r)
 {
@@ -169,8 +188,25 @@ static infd_status pick_device(struct vk_ctx *c, const char *want, bool software
 	return INFD_OK;
 }
 
-static infd_status make_device(struct vk_ctx *c, struct infd_error *err)
+/* Whether the device can hold shader-visible storage buffers of 16-bit floats
+ * (VK_KHR_16bit_storage, core in Vulkan 1.1 but optional). Only storage is
+ * needed: the shaders convert to fp32 for arithmetic (no shaderFloat16). */
+static bool has_16bit_storage(struct vk_ctx *c)
 {
+	VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+	VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f16};
+	vkGetPhysicalDeviceFeatures2(c->phys, &f);
+	return f16.storageBuffer16BitAccess;
+}
+
+/* Opens the device, with 16-bit storage enabled when fp16 was asked for and the
+ * device has it (c->fp16 then set); otherwise the fp32 shaders are used. */
+static infd_status make_device(struct vk_ctx *c, bool want_fp16, struct infd_error *err)
+{
+	c->stats.fp16_requested = want_fp16;
+	c->fp16 = want_fp16 && has_16bit_storage(c);
+	VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+						    .storageBuffer16BitAccess = VK_TRUE};
 	float prio = 1.0f;
 	VkDeviceQueueCreateInfo qi = {
 		.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -180,15 +216,27 @@ static infd_status make_device(struct vk_ctx *c, struct infd_error *err)
 	};
 	VkDeviceCreateInfo di = {
 		.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+		.pNext = c->fp16 ? &f16 : NULL,
 		.queueCreateInfoCount = 1,
 		.pQueueCreateInfos = &qi,
 	};
 	VkResult r = vkCreateDevice(c->phys, &di, NULL, &c->dev);
+	if (r != VK_SUCCESS && c->fp16) {
+		/* a driver that lists the feature yet refuses it: fp32 rather than nothing */
+		c->fp16 = false;
+		di.pNext = NULL;
+		r = vkCreateDevice(c->phys, &di, NULL, &c->dev);
+	}
 	if (r != VK_SUCCESS)
 		return infd__fail(err, INFD_UNSUPPORTED, "cannot open Vulkan device '%s': %s", c->name,
 				  infd__vk_result_name(r));
 	volkLoadDevice(c->dev);
 	vkGetDeviceQueue(c->dev, c->queue_family, 0, &c->queue);
+	c->stats.fp16 = c->fp16;
+	if (c->fp16) {
+		infd__vk_half_pick(&c->half);
+		snprintf(c->stats.conversion, sizeof c->stats.conversion, "%s", c->half.name);
+	}
 	c->align = c->props.limits.minStorageBufferOffsetAlignment;
 	if (c->align < c->props.limits.minUniformBufferOffsetAlignment)
 		c->align = c->props.limits.minUniformBufferOffsetAlignment;
@@ -241,7 +289,8 @@ static void *cache_read(struct vk_ctx *c, size_t *size)
 	if (fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, CACHE_MAGIC, 8) == 0 && h.version == CACHE_VERSION &&
 	    h.vendor_id == c->props.vendorID && h.device_id == c->props.deviceID &&
 	    h.driver_version == c->props.driverVersion &&
-	    memcmp(h.uuid, c->props.pipelineCacheUUID, VK_UUID_SIZE) == 0 && h.size > 0 && h.size < (64u << 20)) {
+	    memcmp(h.uuid, c->props.pipelineCacheUUID, VK_UUID_SIZE) == 0 && h.shaders == shader_hash(c->fp16) &&
+	    h.size > 0 && h.size < (64u << 20)) {
 		blob = malloc((size_t)h.size);
 		if (blob && fread(blob, 1, (size_t)h.size, f) == h.size) {
 			*size = (size_t)h.size;
@@ -269,6 +318,7 @@ static bool cache_write(struct vk_ctx *c)
 					 .vendor_id = c->props.vendorID,
 					 .device_id = c->props.deviceID,
 					 .driver_version = c->props.driverVersion,
+					 .shaders = shader_hash(c->fp16),
 					 .size = size};
 		memcpy(h.magic, CACHE_MAGIC, 8);
 		memcpy(h.uuid, c->props.pipelineCacheUUID, VK_UUID_SIZE);
@@ -312,8 +362,8 @@ static infd_status make_pipelines(struct vk_ctx *c, struct infd_error *err)
 	for (int i = 0; i < VK_N_PIPES; i++) {
 		VkShaderModuleCreateInfo mi = {
 			.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-			.codeSize = *spv[i].size,
-			.pCode = (const uint32_t *)(const void *)spv[i].code,
+			.codeSize = *spv[c->fp16][i].size,
+			.pCode = (const uint32_t *)(const void *)spv[c->fp16][i].code,
 		};
 		VkShaderModule mod;
 		r = vkCreateShaderModule(c->dev, &mi, NULL, &mod);
@@ -437,7 +487,9 @@ static infd_status vk_probe(void *ctx, struct infd_device_info *out)
 {
 	const struct vk_ctx *c = ctx;
 	memset(out, 0, sizeof *out);
-	snprintf(out->name, sizeof out->name, "%.100s (%s)", c->name, c->stats.type);
+	/* fp16 asked for: say whether it is in use or why not */
+	const char *storage = c->fp16 ? ", fp16" : c->stats.fp16_requested ? ", fp32: no 16-bit storage" : "";
+	snprintf(out->name, sizeof out->name, "%.80s (%s%s)", c->name, c->stats.type, storage);
 	snprintf(out->kind, sizeof out->kind, "gpu");
 	out->available = true;
 	out->software = c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
@@ -509,14 +561,16 @@ infd_status infd__backend_vulkan_create(struct infd_runtime *rt, const struct in
 	if (!c)
 		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
 	pthread_mutex_init(&c->lock, NULL);
-	if (cfg && cfg->cache_dir && cfg->cache_dir[0])
-		snprintf(c->cache_path, sizeof c->cache_path, "%s/vulkan-pipelines.bin", cfg->cache_dir);
 	c->instance = shared_instance;
 	infd_status st;
 	if ((st = pick_device(c, cfg && cfg->vulkan_device && cfg->vulkan_device[0] ? cfg->vulkan_device : NULL,
 			      cfg ? cfg->vulkan_software : true, err)) ||
-	    (st = make_device(c, err)) ||
-	    (st = infd__vk_heap_init(c, &c->dev_heap, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, 64u << 20, err)) ||
+	    (st = make_device(c, cfg && cfg->vulkan_fp16, err)))
+		goto out_ctx;
+	if (cfg && cfg->cache_dir && cfg->cache_dir[0])
+		snprintf(c->cache_path, sizeof c->cache_path, "%s/vulkan-pipelines%s.bin", cfg->cache_dir,
+			 c->fp16 ? "-fp16" : "");
+	if ((st = infd__vk_heap_init(c, &c->dev_heap, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, 64u << 20, err)) ||
 	    (st = infd__vk_heap_init(c, &c->host_heap,
 				     VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
 				     VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 16u << 20, err)) ||

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <volk.h>
 
+#include "backends/vulkan/vk_half.h"
 #include "backends/vulkan/vulkan_backend.h"
 #include "runtime/backend.h"
 
@@ -86,6 +87,8 @@ struct vk_ctx {
 	VkPipelineLayout pipe_layout;
 	VkPipelineCache cache;
 	VkPipeline pipes[VK_N_PIPES];
+	bool fp16;                        /* float activations stored as binary16 (vk_part.c) */
+	struct infd_vk_half_kernels half; /* host conversions, chosen at create */
 	struct vk_heap dev_heap, host_heap;
 	VkBuffer dummy_buf; /* bound to unused slots */
 	struct vk_range dummy;
@@ -106,6 +109,10 @@ const char *infd__vk_result_name(VkResult r);
 
 #define VK_MAX_PARAMS 48
 #define VK_PARAM_BYTES (VK_MAX_PARAMS * 4) /* the uniform block every shader declares */
+/* Parameter word the fp16 shaders read (P_HALF in shaders/common.glsl): bit b set
+ * when the tensor at binding b is stored as binary16. Filled in at prepare, so
+ * the lowerers never use it. */
+#define VK_PARAM_HALF 47
 
 /* One compute dispatch: pipeline, parameter block, tensors bound at bindings
  * 1..6 (value indices, -1 = unused) and which of them it writes. */

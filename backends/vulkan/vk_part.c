@@ -3,7 +3,9 @@
  * constants and parameter blocks once, and records one command buffer: per-run
  * uploads (staging -> device), the dispatches with barriers, then downloads of
  * the tensors that escape the partition. Execute copies inputs into the
- * staging area, replays the command buffer and copies the escaping results out. */
+ * staging area, replays the command buffer and copies the escaping results out.
+ * With fp16 storage, float tensors that are not constants live on the device
+ * as binary16: converted on the way into staging and on the way out. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +14,10 @@
 /* One tensor the partition touches. */
 struct vk_slot {
 	int32_t value;
-	uint64_t nbytes;
+	uint64_t nbytes;    /* on the host */
+	uint64_t dev_bytes; /* on the device (and in staging): half of nbytes when `half` */
 	struct vk_range dev;
+	bool half; /* stored as binary16 */
 	bool read_first; /* its first use reads it: it comes from outside */
 	bool written;
 	bool upload;   /* copied in at every run */
@@ -120,7 +124,7 @@ static infd_status record(struct vk_part *p, const struct vk_dispatch *ds, const
 		struct vk_slot *s = &p->slots[i];
 		if (!s->upload)
 			continue;
-		VkBufferCopy r = {.srcOffset = p->staging.off + s->stage_off, .dstOffset = s->dev.off, .size = s->nbytes};
+		VkBufferCopy r = {.srcOffset = p->staging.off + s->stage_off, .dstOffset = s->dev.off, .size = s->dev_bytes};
 		vkCmdCopyBuffer(cb, infd__vk_buf(&p->staging), infd__vk_buf(&s->dev), 1, &r);
 	}
 	barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
@@ -144,7 +148,7 @@ static infd_status record(struct vk_part *p, const struct vk_dispatch *ds, const
 		struct vk_slot *s = &p->slots[i];
 		if (!s->download)
 			continue;
-		VkBufferCopy r = {.srcOffset = s->dev.off, .dstOffset = p->staging.off + s->stage_off, .size = s->nbytes};
+		VkBufferCopy r = {.srcOffset = s->dev.off, .dstOffset = p->staging.off + s->stage_off, .size = s->dev_bytes};
 		vkCmdCopyBuffer(cb, infd__vk_buf(&s->dev), infd__vk_buf(&p->staging), 1, &r);
 	}
 	barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
@@ -204,12 +208,16 @@ static infd_status setup_slots(struct vk_part *p, const struct infd_partition_de
 		const struct infd_tensor *t = p->values[s->value].u.t;
 		s->upload = s->read_first && !t->is_const;
 		s->download = s->written && infd__partition_value_escapes(part, s->value);
-		infd_status st = infd__vk_alloc(p->c, &p->c->dev_heap, s->nbytes, &s->dev, err);
+		/* activations in fp16; constants (weights) stay fp32: accuracy
+		 * before memory there (README) */
+		s->half = p->c->fp16 && t->dtype == INFD_DTYPE_FLOAT32 && !t->is_const;
+		s->dev_bytes = s->half ? t->numel * 2 : s->nbytes;
+		infd_status st = infd__vk_alloc(p->c, &p->c->dev_heap, s->dev_bytes, &s->dev, err);
 		if (st)
 			return st;
 		if (s->upload || s->download) {
 			s->stage_off = stage;
-			stage = align_up(stage + s->nbytes, 16);
+			stage = align_up(stage + s->dev_bytes, 16);
 		}
 	}
 	if (stage)
@@ -217,7 +225,16 @@ static infd_status setup_slots(struct vk_part *p, const struct infd_partition_de
 	return INFD_OK;
 }
 
-/* Upload constants and parameter blocks (laid out at c->align) once. */
+static const struct vk_slot *slot_find(const struct vk_part *p, int32_t v)
+{
+	for (uint32_t s = 0; v >= 0 && s < p->n_slots; s++)
+		if (p->slots[s].value == v)
+			return &p->slots[s];
+	return NULL;
+}
+
+/* Upload constants and parameter blocks (laid out at c->align) once; each
+ * block gets the bindings stored as fp16 in word VK_PARAM_HALF. */
 static infd_status upload_once(struct vk_part *p, const struct vk_dispatch *ds, VkDeviceSize *param_off,
 			       struct infd_error *err)
 {
@@ -245,8 +262,17 @@ static infd_status upload_once(struct vk_part *p, const struct vk_dispatch *ds, 
 		memcpy(m + at, t->data, p->slots[i].nbytes);
 		at = align_up(at + p->slots[i].nbytes, 16);
 	}
-	for (uint32_t i = 0; i < p->n_dispatch; i++)
-		memcpy(m + at + param_off[i], ds[i].params, VK_PARAM_BYTES);
+	for (uint32_t i = 0; i < p->n_dispatch; i++) {
+		uint32_t blk[VK_MAX_PARAMS];
+		memcpy(blk, ds[i].params, VK_PARAM_BYTES);
+		blk[VK_PARAM_HALF] = 0;
+		for (int b = 0; b < VK_N_BINDINGS - 1; b++) {
+			const struct vk_slot *s = slot_find(p, ds[i].bind[b]);
+			if (s && s->half)
+				blk[VK_PARAM_HALF] |= 1u << (b + 1);
+		}
+		memcpy(m + at + param_off[i], blk, VK_PARAM_BYTES);
+	}
 	struct once_copy oc = {.p = p, .src = &tmp};
 	st = infd__vk_run_once(c, record_once, &oc, err);
 	infd__vk_free(c, &tmp);
@@ -281,14 +307,9 @@ static infd_status make_sets(struct vk_part *p, const struct vk_dispatch *ds, co
 		bi[0] = (VkDescriptorBufferInfo){infd__vk_buf(&p->params), p->params.off + param_off[i],
 						 VK_PARAM_BYTES};
 		for (int b = 0; b < VK_N_BINDINGS - 1; b++) {
-			const struct vk_range *rg = &c->dummy;
-			VkDeviceSize size = c->dummy.size;
-			for (uint32_t s = 0; ds[i].bind[b] >= 0 && s < p->n_slots; s++)
-				if (p->slots[s].value == ds[i].bind[b]) {
-					rg = &p->slots[s].dev;
-					size = p->slots[s].nbytes;
-				}
-			bi[b + 1] = (VkDescriptorBufferInfo){infd__vk_buf(rg), rg->off, size};
+			const struct vk_slot *s = slot_find(p, ds[i].bind[b]);
+			const struct vk_range *rg = s ? &s->dev : &c->dummy;
+			bi[b + 1] = (VkDescriptorBufferInfo){infd__vk_buf(rg), rg->off, s ? s->dev_bytes : c->dummy.size};
 		}
 		for (int b = 0; b < VK_N_BINDINGS; b++)
 			w[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
@@ -383,7 +404,9 @@ infd_status infd__vk_execute(void *ctx, void *prepared, struct infd_error *err)
 					  s->value, infd__tensor_describe(t, buf, sizeof buf),
 					  t->data ? "changed size" : "has no data", (unsigned long long)s->nbytes);
 		}
-		if (s->upload)
+		if (s->upload && s->half)
+			p->c->half.to_f16((uint16_t *)(void *)(stage + s->stage_off), t->data, t->numel);
+		else if (s->upload)
 			memcpy(stage + s->stage_off, t->data, s->nbytes);
 	}
 	infd_status st = infd__vk_submit_wait(p->c, p->cb, p->fence, err);
@@ -391,8 +414,11 @@ infd_status infd__vk_execute(void *ctx, void *prepared, struct infd_error *err)
 		return st;
 	for (uint32_t i = 0; i < p->n_slots; i++) {
 		const struct vk_slot *s = &p->slots[i];
-		if (s->download)
-			memcpy(p->values[s->value].u.t->data, stage + s->stage_off, s->nbytes);
+		struct infd_tensor *t = p->values[s->value].u.t;
+		if (s->download && s->half)
+			p->c->half.to_f32(t->data, (const uint16_t *)(const void *)(stage + s->stage_off), t->numel);
+		else if (s->download)
+			memcpy(t->data, stage + s->stage_off, s->nbytes);
 	}
 	return INFD_OK;
 }

@@ -1,6 +1,7 @@
 /* What the Vulkan backend tells its tests and benchmarks beyond the backend ops
  * table: which device it chose and how long creating its pipelines took, with or
- * without a pipeline cache from an earlier start. */
+ * without a pipeline cache from an earlier start, and whether it stores
+ * activations as fp16. */
 #ifndef INFD_BACKENDS_VULKAN_VULKAN_BACKEND_H
 #define INFD_BACKENDS_VULKAN_VULKAN_BACKEND_H
 
@@ -16,6 +17,10 @@ struct infd_vulkan_stats {
 	bool cache_loaded;       /* a valid pipeline cache file for this device was read */
 	bool cache_saved;        /* the cache file was (re)written at start */
 	uint32_t n_pipelines;
+	bool fp16_requested;     /* the config asked for fp16 storage (vulkan_fp16) */
+	bool fp16;               /* activations are stored as fp16: asked for and the device has
+				    storageBuffer16BitAccess; false means the fp32 path */
+	char conversion[16];     /* host fp32 <-> fp16 loops in use: "f16c", "portable"; "" without fp16 */
 };
 
 /* Stats of a backend made by infd__backend_vulkan_create; false when `be` is not

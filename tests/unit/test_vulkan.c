@@ -1,9 +1,11 @@
 /* Conformance of the Vulkan backend (backends/vulkan): every operator it claims,
  * as a one-op program placed on "vulkan", against the same program on the
- * portable kernels, on random inputs of several shapes; programs split between
- * Vulkan and the CPU; the pipeline cache file; device choice by name and the
- * refusal of a device that does not exist. Skips only where no Vulkan device
- * exists at all (no loader, or the loader lists none). */
+ * portable kernels, on random inputs of several shapes, with fp32 storage (suite
+ * "vulkan") and again with fp16 storage (suite "vulkan_fp16"); programs split
+ * between Vulkan and the CPU; the host fp32 <-> fp16 conversions; the pipeline
+ * cache files; device choice by name and the refusal of a device that does not
+ * exist. Skips only where no Vulkan device exists at all (no loader, or the
+ * loader lists none). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "runtime/pte_writer.h"
 #include "runtime/runtime.h"
 #ifdef INFD_HAVE_VULKAN
+#include "backends/vulkan/vk_half.h"
 #include "backends/vulkan/vulkan_backend.h"
 #endif
 
@@ -31,6 +34,7 @@ Test(vulkan, not_built)
 
 static struct infd_runtime *rt;
 static struct infd_backend vk;
+static bool fp16_mode; /* the suite's backend stores activations as fp16 */
 
 /* True when `msg` says that no Vulkan device exists at all. */
 static bool no_device(const char *msg)
@@ -70,6 +74,25 @@ static void setup_vk(void)
 	cr_assert_eq(infd__runtime_add_backend(rt, vk), INFD_OK);
 }
 
+/* The same with vulkan_fp16; skips where the device lacks 16-bit storage
+ * (vulkan_device.fp16_option checks that fallback). */
+static void setup_vk_fp16(void)
+{
+	setup();
+	struct infd_backends_config cfg;
+	infd__backends_config_default(&cfg);
+	cfg.vulkan_fp16 = true;
+	vk = vk_create(&cfg);
+	struct infd_vulkan_stats st;
+	cr_assert(infd__vulkan_stats(&vk, &st));
+	if (!st.fp16) {
+		vk.ops->destroy(vk.ctx);
+		cr_skip_test("'%s' has no 16-bit storage buffers; fp16 runs as fp32 there", st.device);
+	}
+	fp16_mode = true;
+	cr_assert_eq(infd__runtime_add_backend(rt, vk), INFD_OK);
+}
+
 static void teardown(void)
 {
 	infd__runtime_destroy(rt);
@@ -77,7 +100,21 @@ static void teardown(void)
 }
 
 TestSuite(vulkan, .init = setup_vk, .fini = teardown, .timeout = 60);
+TestSuite(vulkan_fp16, .init = setup_vk_fp16, .fini = teardown, .timeout = 60);
 TestSuite(vulkan_device, .init = setup, .fini = teardown, .timeout = 60);
+
+/* An operator case run in both storage modes. */
+#define CONFORMANCE(name)                                                                                  \
+	static void case_##name(void);                                                                     \
+	Test(vulkan, name)                                                                                 \
+	{                                                                                                  \
+		case_##name();                                                                             \
+	}                                                                                                  \
+	Test(vulkan_fp16, name)                                                                            \
+	{                                                                                                  \
+		case_##name();                                                                             \
+	}                                                                                                  \
+	static void case_##name(void)
 
 /* ---- One-op (and small) programs run on both backends --------------------------------- */
 
@@ -205,6 +242,15 @@ static void bind_inputs(struct prog *p, struct infd_method *a, struct infd_metho
 		float *v = malloc((n ? n : 1) * sizeof *v);
 		for (uint64_t k = 0; k < n; k++)
 			v[k] = (float)rnd_uniform(p->lo[i], p->hi[i]);
+		if (fp16_mode) {
+			/* inputs fp16 holds exactly: a one-op program then differs from the
+			 * reference only by the rounding of its result (and ties in max
+			 * pooling stay ties); the conversion itself is tested apart */
+			uint16_t *h = malloc((n ? n : 1) * sizeof *h);
+			infd__vk_f32_to_f16_portable(h, v, n);
+			infd__vk_f16_to_f32_portable(v, h, n);
+			free(h);
+		}
 		struct infd_error e = {0};
 		cr_assert_eq(infd__method_set_input_tensor(a, i, INFD_DTYPE_FLOAT32, p->in_rank[i], p->in_sizes[i], v,
 							   n * sizeof *v, &e),
@@ -224,6 +270,18 @@ static void compare(const struct prog *p, struct infd_method *got, struct infd_m
 		cr_assert_eq(g->numel, w->numel, "%s: output %u has %llu elements, expected %llu", p->what, i,
 			     (unsigned long long)g->numel, (unsigned long long)w->numel);
 		cr_assert_eq(g->dtype, w->dtype);
+		double rt_i = rtol, at_i = atol;
+		if (fp16_mode && w->dtype == INFD_DTYPE_FLOAT32) {
+			/* results rounded to 11 significant bits (relative 4.9e-4), and
+			 * intermediates of several-op programs too, whose error then
+			 * scales with the size of the values: relative 2e-3, plus 1e-3
+			 * of the output's largest magnitude */
+			double mag = 0;
+			for (uint64_t k = 0; k < w->numel; k++)
+				mag = fmax(mag, fabs(((const float *)w->data)[k]));
+			rt_i = fmax(rtol, 2e-3);
+			at_i = fmax(atol, 1e-3 * mag);
+		}
 		for (uint64_t k = 0; k < w->numel; k++) {
 			if (w->dtype == INFD_DTYPE_INT64) {
 				int64_t a = ((const int64_t *)g->data)[k], b = ((const int64_t *)w->data)[k];
@@ -232,7 +290,7 @@ static void compare(const struct prog *p, struct infd_method *got, struct infd_m
 				continue;
 			}
 			double a = ((const float *)g->data)[k], b = ((const float *)w->data)[k];
-			cr_assert(fabs(a - b) <= atol + rtol * fabs(b) || (isnan(a) && isnan(b)),
+			cr_assert(fabs(a - b) <= at_i + rt_i * fabs(b) || (isnan(a) && isnan(b)),
 				  "%s: output %u element %llu: %.9g, expected %.9g", p->what, i, (unsigned long long)k, a,
 				  b);
 		}
@@ -289,7 +347,7 @@ static const struct bshape bshapes[] = {
 	{1, 1, 1, {1000}, {1000}, {1000}},
 };
 
-Test(vulkan, binary_tensor)
+CONFORMANCE(binary_tensor)
 {
 	static const struct {
 		const char *name;
@@ -314,7 +372,7 @@ Test(vulkan, binary_tensor)
 		}
 }
 
-Test(vulkan, binary_scalar)
+CONFORMANCE(binary_scalar)
 {
 	static const char *names[] = {"aten::add", "aten::sub", "aten::mul", "aten::div"};
 	for (int o = 0; o < 4; o++) {
@@ -330,7 +388,7 @@ Test(vulkan, binary_scalar)
 	}
 }
 
-Test(vulkan, unary)
+CONFORMANCE(unary)
 {
 	static const char *names[] = {"aten::relu", "aten::sigmoid", "aten::tanh", "aten::silu", "aten::hardswish"};
 	static const struct {
@@ -354,7 +412,7 @@ Test(vulkan, unary)
 	}
 }
 
-Test(vulkan, clamp_family)
+CONFORMANCE(clamp_family)
 {
 	struct prog p;
 	prog_begin(&p, "hardtanh");
@@ -380,7 +438,7 @@ static double gemm_tol(int32_t k)
 	return 2e-6 * (k + 4);
 }
 
-Test(vulkan, mm_bmm)
+CONFORMANCE(mm_bmm)
 {
 	static const int32_t shapes[][3] = {{1, 1, 1}, {7, 13, 17}, {64, 64, 64}, {65, 33, 70}, {3, 200, 5}, {130, 9, 1}};
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -400,7 +458,7 @@ Test(vulkan, mm_bmm)
 	run_check(&p, 1e-5, gemm_tol(9));
 }
 
-Test(vulkan, addmm_linear)
+CONFORMANCE(addmm_linear)
 {
 	static const struct {
 		uint32_t r;
@@ -438,7 +496,7 @@ struct conv_case {
 	bool bias;
 };
 
-Test(vulkan, convolution)
+CONFORMANCE(convolution)
 {
 	static const struct conv_case cases[] = {
 		{"3x3 same", 4, {1, 3, 8, 8}, {8, 3, 3, 3}, {1, 8, 8, 8}, {1, 1}, {1, 1}, {1, 1}, 1, true},
@@ -464,7 +522,7 @@ Test(vulkan, convolution)
 	}
 }
 
-Test(vulkan, pooling)
+CONFORMANCE(pooling)
 {
 	/* max: [self, kernel, stride, padding, dilation, ceil_mode, out, indices, ret] */
 	static const struct {
@@ -512,7 +570,7 @@ Test(vulkan, pooling)
 
 /* ---- Reductions and normalizations ------------------------------------------------------- */
 
-Test(vulkan, mean)
+CONFORMANCE(mean)
 {
 	struct prog p;
 	prog_begin(&p, "mean last, keepdim");
@@ -536,7 +594,7 @@ Test(vulkan, mean)
 	run_check(&p, 1e-5, 1e-6);
 }
 
-Test(vulkan, softmax)
+CONFORMANCE(softmax)
 {
 	static const struct {
 		uint32_t r;
@@ -552,7 +610,7 @@ Test(vulkan, softmax)
 	}
 }
 
-Test(vulkan, layer_norm)
+CONFORMANCE(layer_norm)
 {
 	for (int k = 0; k < 2; k++) {
 		struct prog p;
@@ -582,7 +640,7 @@ Test(vulkan, layer_norm)
 
 /* ---- Copy / view family ------------------------------------------------------------------- */
 
-Test(vulkan, views_and_copies)
+CONFORMANCE(views_and_copies)
 {
 	struct prog p;
 	int32_t x, y;
@@ -633,7 +691,7 @@ Test(vulkan, views_and_copies)
 	run_check(&p, 0, 0);
 }
 
-Test(vulkan, cat_and_slice)
+CONFORMANCE(cat_and_slice)
 {
 	struct prog p;
 	prog_begin(&p, "cat dim 1");
@@ -663,7 +721,7 @@ Test(vulkan, cat_and_slice)
 
 /* ---- Programs of several ops ------------------------------------------------------------- */
 
-Test(vulkan, split_with_cpu)
+CONFORMANCE(split_with_cpu)
 {
 	/* add (vulkan) -> exp (not claimed: portable) -> mul, relu (vulkan) */
 	struct prog p;
@@ -678,7 +736,7 @@ Test(vulkan, split_with_cpu)
 	run_check_placed(&p, 1e-5, 1e-6, placed);
 }
 
-Test(vulkan, mlp_block)
+CONFORMANCE(mlp_block)
 {
 	/* linear -> gelu -> linear -> + residual -> layer norm -> softmax; the
 	 * first linear's result is also a method output (it escapes mid-partition) */
@@ -832,8 +890,218 @@ Test(vulkan_device, pipeline_cache)
 	cr_assert(bad.cache_saved);
 	fprintf(stderr, "vulkan pipelines on %s: cold %.1f ms, warm %.1f ms\n", cold.device, cold.pipeline_ns / 1e6,
 		warm.pipeline_ns / 1e6);
+	/* the fp16 shaders keep a file of their own beside the fp32 one */
+	char path16[128];
+	snprintf(path16, sizeof path16, "%s/vulkan-pipelines-fp16.bin", dir);
+	struct stat before, after;
+	cr_assert_eq(stat(path, &before), 0);
+	cfg.vulkan_fp16 = true;
+	struct infd_vulkan_stats cold16, warm16;
+	be = vk_create(&cfg);
+	cr_assert(infd__vulkan_stats(&be, &cold16));
+	be.ops->destroy(be.ctx);
+	if (cold16.fp16) {
+		cr_assert_not(cold16.cache_loaded, "the fp32 pipeline cache was taken for the fp16 shaders");
+		cr_assert(cold16.cache_saved);
+		cr_assert_eq(stat(path16, &sb), 0, "%s is missing", path16);
+		be = vk_create(&cfg);
+		cr_assert(infd__vulkan_stats(&be, &warm16));
+		be.ops->destroy(be.ctx);
+		cr_assert(warm16.cache_loaded && !warm16.cache_saved, "the fp16 cache file was not reused");
+		cr_assert_eq(stat(path, &after), 0);
+		cr_assert(after.st_size == before.st_size && after.st_mtime == before.st_mtime,
+			  "the fp16 start touched the fp32 cache file");
+	}
+	remove(path16);
 	remove(path);
 	rmdir(dir);
+}
+
+/* ---- fp16 storage ---------------------------------------------------------------------- */
+
+static uint32_t f32_bits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return u;
+}
+
+static float f32_of(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+static uint16_t to_half(float f)
+{
+	uint16_t h;
+	infd__vk_f32_to_f16_portable(&h, &f, 1);
+	return h;
+}
+
+/* The host conversions: exact round trip of every half, rounding to nearest
+ * even, overflow, subnormals, signed zeros, inf and NaN; and the variant the
+ * backend picks (F16C on x86) gives the same bits as the portable loops. */
+Test(vulkan_device, half_conversion)
+{
+	static uint16_t all[65536];
+	static float back[65536];
+	for (uint32_t i = 0; i < 65536; i++)
+		all[i] = (uint16_t)i;
+	infd__vk_f16_to_f32_portable(back, all, 65536);
+	for (uint32_t i = 0; i < 65536; i++) {
+		bool nan = (i & 0x7c00) == 0x7c00 && (i & 0x3ff);
+		cr_assert_eq(isnan(back[i]), nan, "half 0x%04x -> %g", i, back[i]);
+		if (!nan)
+			cr_assert_eq(to_half(back[i]), i, "half 0x%04x -> %g -> 0x%04x", i, back[i], to_half(back[i]));
+		else
+			cr_assert_eq(to_half(back[i]), i | 0x200, "NaN 0x%04x does not come back quiet", i);
+	}
+	static const struct {
+		float f;
+		uint16_t h;
+	} edges[] = {
+		{0.0f, 0x0000}, {-0.0f, 0x8000}, {1.0f, 0x3c00}, {-2.0f, 0xc000}, {65504.0f, 0x7bff},
+		{65519.99f, 0x7bff}, {65520.0f, 0x7c00}, {-1e30f, 0xfc00}, {INFINITY, 0x7c00}, {-INFINITY, 0xfc00},
+		{0x1p-14f, 0x0400}, {0x1p-24f, 0x0001}, {0x1p-25f, 0x0000}, {0x1.8p-25f, 0x0001}, {0x1.8p-24f, 0x0002},
+		{0x1p-15f, 0x0200}, {0x1.ff8p-15f, 0x03ff}, {0x1.ffcp-15f, 0x0400}, {0x1.ff4p-15f, 0x03fe},
+		{1e-40f, 0x0000}, {-1e-40f, 0x8000},
+		{1.0f + 0x1p-11f, 0x3c00}, {1.0f + 0x3p-11f, 0x3c02}, {1.0f + 0x1p-11f + 0x1p-20f, 0x3c01},
+		{0.1f, 0x2e66}, {-3.14159265f, 0xc248},
+	};
+	for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+		cr_assert_eq(to_half(edges[i].f), edges[i].h, "%a -> 0x%04x, expected 0x%04x", edges[i].f,
+			     to_half(edges[i].f), edges[i].h);
+	cr_assert_eq(to_half(f32_of(0x7fc00001u)), 0x7e00, "quiet NaN");
+	cr_assert_eq(to_half(f32_of(0xff800001u)) & 0xfe00, 0xfe00, "a signalling NaN becomes a quiet one");
+	/* the picked variant against the portable one: a sweep of float bit patterns */
+	struct infd_vk_half_kernels k;
+	infd__vk_half_pick(&k);
+	enum { N = 1 << 16 };
+	static float f[N];
+	static uint16_t a[N], b[N];
+	static float fa[N], fb[N];
+	for (uint64_t base = 0; base < (1ull << 32); base += (uint64_t)N * 4099) {
+		for (uint32_t i = 0; i < N; i++)
+			f[i] = f32_of((uint32_t)(base + (uint64_t)i * 4099));
+		infd__vk_f32_to_f16_portable(a, f, N - 3); /* an odd count: the vector loops' tails */
+		k.to_f16(b, f, N - 3);
+		cr_assert_eq(memcmp(a, b, (N - 3) * sizeof *a), 0, "%s and portable differ (fp32 -> fp16)", k.name);
+	}
+	infd__vk_f16_to_f32_portable(fa, all, 65536 - 5);
+	k.to_f32(fb, all, 65536 - 5);
+	for (uint32_t i = 0; i < 65536 - 5; i++)
+		cr_assert_eq(f32_bits(fa[i]), f32_bits(fb[i]), "%s and portable differ on half 0x%04x", k.name, i);
+}
+
+/* The option's state in stats and probe: off by default with the fp32 path;
+ * asked for, in use where the device has 16-bit storage (lavapipe does) or
+ * said to be unavailable. */
+Test(vulkan_device, fp16_option)
+{
+	struct infd_backend be = vk_create(NULL);
+	struct infd_vulkan_stats st;
+	struct infd_device_info info = {0};
+	cr_assert(infd__vulkan_stats(&be, &st));
+	cr_assert_eq(be.ops->probe(be.ctx, &info), INFD_OK);
+	be.ops->destroy(be.ctx);
+	cr_assert(!st.fp16 && !st.fp16_requested && !st.conversion[0]);
+	cr_assert(!strstr(info.name, "fp16") && !strstr(info.name, "fp32"), "probe name '%s'", info.name);
+	struct infd_backends_config cfg;
+	infd__backends_config_default(&cfg);
+	cr_assert(!cfg.vulkan_fp16, "fp16 storage is off by default");
+	cfg.vulkan_fp16 = true;
+	be = vk_create(&cfg);
+	cr_assert(infd__vulkan_stats(&be, &st));
+	cr_assert_eq(be.ops->probe(be.ctx, &info), INFD_OK);
+	be.ops->destroy(be.ctx);
+	cr_assert(st.fp16_requested);
+	cr_assert_eq(st.n_pipelines, 7u);
+	if (st.fp16) {
+		cr_assert(strstr(info.name, ", fp16)"), "probe name '%s' does not say fp16", info.name);
+		cr_assert(st.conversion[0]);
+	} else {
+		cr_assert(strstr(info.name, "fp32: no 16-bit storage"), "probe name '%s' does not say why", info.name);
+	}
+	if (strstr(st.device, "llvmpipe"))
+		cr_assert(st.fp16, "lavapipe has storageBuffer16BitAccess, yet fp16 storage is off");
+	fprintf(stderr, "vulkan fp16 storage on %s: %s (host conversion: %s)\n", st.device, st.fp16 ? "yes" : "no",
+		st.conversion[0] ? st.conversion : "-");
+}
+
+/* Run `prog` once on a fresh runtime with a Vulkan backend made from `cfg`
+ * (every instruction must land there); copies output `o` into out. */
+static void run_on(const struct infd_program *prog, const struct infd_backends_config *cfg, const float *x,
+		   uint32_t nx, uint32_t o, float *out, uint32_t n_out)
+{
+	struct infd_runtime *r = NULL;
+	struct infd_error e = {0};
+	cr_assert_eq(infd__runtime_create(NULL, &r, &e), INFD_OK);
+	cr_assert_eq(infd__runtime_add_backend(r, vk_create(cfg)), INFD_OK);
+	static const char *const dev[] = {"vulkan"};
+	struct infd_method_options opt = {.devices = dev, .n_devices = 1};
+	struct infd_method *m = NULL;
+	cr_assert_eq(infd__method_load(r, prog, "forward", &opt, &m, &e), INFD_OK, "%s", e.msg);
+	for (uint32_t k = 0; k < prog->methods[0].chains[0].n_instrs; k++)
+		cr_assert_str_eq(infd__method_placement(m, 0, k), "vulkan");
+	const int32_t shape[1] = {(int32_t)nx};
+	cr_assert_eq(infd__method_set_input_tensor(m, 0, INFD_DTYPE_FLOAT32, 1, shape, x, nx * sizeof *x, &e), INFD_OK,
+		     "%s", e.msg);
+	cr_assert_eq(infd__method_execute(m, &e), INFD_OK, "%s", e.msg);
+	const struct infd_tensor *t = infd__method_output(m, o)->u.t;
+	cr_assert_eq(t->numel, n_out);
+	memcpy(out, t->data, n_out * sizeof *out);
+	infd__method_free(m);
+	infd__runtime_destroy(r);
+}
+
+/* What reaches memory really is fp16 with the option (values past 65504 become
+ * inf, small ones subnormal or zero, 11 significant bits), weights stay fp32,
+ * and without it every value comes back exactly. */
+Test(vulkan_device, fp16_storage_is_real)
+{
+	struct infd_backends_config cfg;
+	infd__backends_config_default(&cfg);
+	cfg.vulkan_fp16 = true;
+	struct infd_backend probe = vk_create(&cfg);
+	struct infd_vulkan_stats st;
+	cr_assert(infd__vulkan_stats(&probe, &st));
+	probe.ops->destroy(probe.ctx);
+	if (!st.fp16)
+		cr_skip_test("'%s' has no 16-bit storage buffers", st.device);
+	static const float x[8] = {1.0f + 0x1p-12f, 70000.0f, 1e-8f, -3.0f, 0x1p-20f, 65519.0f, -0.0f, 0.1f};
+	static const float half16[8] = {1.0f, INFINITY, 0.0f, -3.0f, 0x1p-20f, 65504.0f, -0.0f, 0x1.998p-4f};
+	struct prog p;
+	prog_begin(&p, "fp16 storage: clone");
+	int32_t xi = in_t(&p, SZ(8)), y = out_t(&p, SZ(8));
+	CALL(&p, "aten::clone", "out", xi, infd__pte_null(p.m), y, y);
+	struct infd_program *prog = prog_finish(&p);
+	float got[8];
+	run_on(prog, &cfg, x, 8, 0, got, 8);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(f32_bits(got[i]), f32_bits(half16[i]), "fp16: %a came back as %a, expected %a", x[i], got[i],
+			     half16[i]);
+	cfg.vulkan_fp16 = false;
+	run_on(prog, &cfg, x, 8, 0, got, 8);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(f32_bits(got[i]), f32_bits(x[i]), "fp32: %a came back as %a", x[i], got[i]);
+	infd__program_close(prog);
+	/* [1, -1] x W, W a constant [1 + 2^-12, 1]: 2^-12 with fp32 weights, 0 had
+	 * W been rounded to fp16 */
+	prog_begin(&p, "fp16 storage: fp32 weights");
+	xi = in_t(&p, SZ(2));
+	int32_t row = tmp_t(&p, SZ(1, 2)), z = out_t(&p, SZ(1, 1));
+	int32_t w = infd__pte_const_tensor(p.m, INFD_DTYPE_FLOAT32, SZ(2, 1), (const float[]){1.0f + 0x1p-12f, 1.0f});
+	CALL(&p, "aten::view_copy", "out", xi, IL(1, 2), row, row);
+	CALL(&p, "aten::mm", "out", row, w, z, z);
+	prog = prog_finish(&p);
+	for (int mode = 0; mode < 2; mode++) {
+		cfg.vulkan_fp16 = mode;
+		run_on(prog, &cfg, (const float[]){1.0f, -1.0f}, 2, 0, got, 1);
+		cr_assert_eq(got[0], 0x1p-12f, "%s: weights lost precision: %a", mode ? "fp16" : "fp32", got[0]);
+	}
+	infd__program_close(prog);
 }
 
 #endif

@@ -4,10 +4,10 @@
 // group, so every input tap it reads feeds OCB products.
 #include "common.glsl"
 layout(local_size_x = 64) in;
-layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 3) readonly buffer W { float w[]; };
-layout(std430, set = 0, binding = 4) readonly buffer Bias { float bias[]; };
+TENSOR_WO(1, Out, o)
+TENSOR_RO(2, X, x)
+TENSOR_RO(3, W, w)
+TENSOR_RO(4, Bias, bias)
 
 #define P_N 0
 #define P_CIN 1
@@ -62,13 +62,13 @@ void main()
 				int iw = iw0 + kw * dw;
 				if (iw < 0 || iw >= W)
 					continue;
-				float v = x[xbase + ih * W + iw];
+				float v = ld_x(xbase + ih * W + iw);
 				int wi = wbase + kh * KW + kw;
-				acc[0] += v * w[wi];
+				acc[0] += v * ld_w(wi);
 				if (ocb == 4) {
-					acc[1] += v * w[wi + wstride];
-					acc[2] += v * w[wi + 2 * wstride];
-					acc[3] += v * w[wi + 3 * wstride];
+					acc[1] += v * ld_w(wi + wstride);
+					acc[2] += v * ld_w(wi + 2 * wstride);
+					acc[3] += v * ld_w(wi + 3 * wstride);
 				}
 			}
 		}
@@ -77,7 +77,7 @@ void main()
 	[[unroll]] for (int j = 0; j < 4; j++) {
 		if (j < ocb) {
 			int oc = oc0 + j;
-			o[((n * COUT + oc) * OH + oh) * OW + ow] = acc[j] + (hb ? bias[oc] : 0.0);
+			st_o(((n * COUT + oc) * OH + oh) * OW + ow, acc[j] + (hb ? ld_bias(oc) : 0.0));
 		}
 	}
 }

@@ -4,9 +4,9 @@
 // Copies with strides give permute, transpose, slice, cat and the view family.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, set = 0, binding = 1) buffer Out { float o[]; };
-layout(std430, set = 0, binding = 2) readonly buffer A { float a[]; };
-layout(std430, set = 0, binding = 3) readonly buffer B { float b[]; };
+TENSOR_WO(1, Out, o)
+TENSOR_RO(2, A, a)
+TENSOR_RO(3, B, b)
 
 // Parameter block (see vk_ops.c, struct ew_params)
 #define P_OP 0
@@ -85,10 +85,10 @@ void main()
 		bi += k * pi(P_BSTR + d);
 	}
 	int op = pi(P_OP);
-	float x = a[ai];
+	float x = ld_a(ai);
 	float r;
 	if (op <= OP_DIV) {
-		float y = (flags & F_B_SCALAR) != 0u ? pf(P_SCALAR) : b[bi];
+		float y = (flags & F_B_SCALAR) != 0u ? pf(P_SCALAR) : ld_b(bi);
 		if (op == OP_COPY)
 			r = x;
 		else if (op == OP_ADD)
@@ -118,5 +118,5 @@ void main()
 	} else {
 		r = x * clamp(x + 3.0, 0.0, 6.0) / 6.0;
 	}
-	o[oi] = r;
+	st_o(oi, r);
 }

@@ -5,10 +5,10 @@
 // each thread accumulates a 4 x 4 block of outputs in registers.
 #include "common.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
-layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 2) readonly buffer A { float a[]; };
-layout(std430, set = 0, binding = 3) readonly buffer B { float b[]; };
-layout(std430, set = 0, binding = 4) readonly buffer C { float c[]; };
+TENSOR_WO(1, Out, o)
+TENSOR_RO(2, A, a)
+TENSOR_RO(3, B, b)
+TENSOR_RO(4, C, c)
 
 #define P_M 0
 #define P_N 1
@@ -52,10 +52,10 @@ void main()
 			uint lin = tid + e * 256u;
 			uint am = lin % BM, ak = lin / BM;
 			uint gm = m0 + am, gk = k0 + ak;
-			As[ak][am] = (gm < M && gk < K) ? a[a_base + gm * a_rs + gk * a_ks] : 0.0;
+			As[ak][am] = (gm < M && gk < K) ? ld_a(a_base + gm * a_rs + gk * a_ks) : 0.0;
 			uint bn = lin % BN, bk = lin / BN;
 			uint gn = n0 + bn, gk2 = k0 + bk;
-			Bs[bk][bn] = (gn < N && gk2 < K) ? b[b_base + gk2 * b_ks + gn * b_cs] : 0.0;
+			Bs[bk][bn] = (gn < N && gk2 < K) ? ld_b(b_base + gk2 * b_ks + gn * b_cs) : 0.0;
 		}
 		barrier();
 		[[unroll]] for (uint k = 0u; k < BK; k++) {
@@ -82,8 +82,8 @@ void main()
 				continue;
 			float v = alpha * acc[i][j];
 			if (has_bias)
-				v += beta * c[batch * pu(P_C_BS) + gm * pu(P_C_RS) + gn * pu(P_C_CS)];
-			o[(batch * M + gm) * N + gn] = v;
+				v += beta * ld_c(batch * pu(P_C_BS) + gm * pu(P_C_RS) + gn * pu(P_C_CS));
+			st_o((batch * M + gm) * N + gn, v);
 		}
 	}
 }

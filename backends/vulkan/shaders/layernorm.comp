@@ -5,12 +5,12 @@
 // mean and 1/sqrt(var + eps).
 #include "common.glsl"
 layout(local_size_x = 128) in;
-layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 3) readonly buffer Wt { float wt[]; };
-layout(std430, set = 0, binding = 4) readonly buffer Bs { float bs[]; };
-layout(std430, set = 0, binding = 5) writeonly buffer Mean { float mean_out[]; };
-layout(std430, set = 0, binding = 6) writeonly buffer Rstd { float rstd_out[]; };
+TENSOR_WO(1, Out, o)
+TENSOR_RO(2, X, x)
+TENSOR_RO(3, Wt, wt)
+TENSOR_RO(4, Bs, bs)
+TENSOR_WO(5, Mean, mean_out)
+TENSOR_WO(6, Rstd, rstd_out)
 
 #define P_ROWS 0
 #define P_L 1
@@ -43,25 +43,25 @@ void main()
 	uint base = row * L;
 	float s = 0.0;
 	for (uint l = tid; l < L; l += 128u)
-		s += x[base + l];
+		s += ld_x(base + l);
 	float mean = block_sum(s, tid) / float(L);
 	float q = 0.0;
 	for (uint l = tid; l < L; l += 128u) {
-		float d = x[base + l] - mean;
+		float d = ld_x(base + l) - mean;
 		q += d * d;
 	}
 	float var = block_sum(q, tid) / float(L);
 	float rstd = 1.0 / sqrt(var + pf(P_EPS));
 	for (uint l = tid; l < L; l += 128u) {
-		float v = (x[base + l] - mean) * rstd;
+		float v = (ld_x(base + l) - mean) * rstd;
 		if ((flags & 1u) != 0u)
-			v *= wt[l];
+			v *= ld_wt(l);
 		if ((flags & 2u) != 0u)
-			v += bs[l];
-		o[base + l] = v;
+			v += ld_bs(l);
+		st_o(base + l, v);
 	}
 	if (tid == 0u && (flags & 4u) != 0u) {
-		mean_out[row] = mean;
-		rstd_out[row] = rstd;
+		st_mean_out(row, mean);
+		st_rstd_out(row, rstd);
 	}
 }

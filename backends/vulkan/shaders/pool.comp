@@ -3,8 +3,8 @@
 // invocation per output element, following PyTorch's window rules.
 #include "common.glsl"
 layout(local_size_x = 64) in;
-layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
+TENSOR_WO(1, Out, o)
+TENSOR_RO(2, X, x)
 layout(std430, set = 0, binding = 3) writeonly buffer Ind { uint ind[]; };
 
 #define P_MODE 0
@@ -50,7 +50,7 @@ void main()
 				int w = ws + kw * dw;
 				if (w < 0 || w >= W)
 					continue;
-				float v = x[xb + h * W + w];
+				float v = ld_x(xb + h * W + w);
 				if (mi < 0)
 					mi = h * W + w;
 				if (v > mv || isnan(v)) {
@@ -59,7 +59,7 @@ void main()
 				}
 			}
 		}
-		o[id] = mv;
+		st_o(id, mv);
 		if (pu(P_HAS_IND) != 0u) {
 			ind[2u * id] = uint(mi);
 			ind[2u * id + 1u] = 0u;
@@ -73,10 +73,10 @@ void main()
 		float s = 0.0;
 		for (int h = h0; h < he; h++)
 			for (int w = w0; w < we; w++)
-				s += x[xb + h * W + w];
+				s += ld_x(xb + h * W + w);
 		int div = pi(P_DIVISOR);
 		if (div == 0)
 			div = pu(P_COUNT_PAD) != 0u ? pool_size : (he - h0) * (we - w0);
-		o[id] = s / float(div);
+		st_o(id, s / float(div));
 	}
 }

@@ -4,8 +4,8 @@
 // up to 8 reduced dims) and combine their partial sums in shared memory.
 #include "common.glsl"
 layout(local_size_x = 128) in;
-layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
+TENSOR_WO(1, Out, o)
+TENSOR_RO(2, X, x)
 
 #define P_NOUT 0
 #define P_R 1
@@ -43,7 +43,7 @@ void main()
 			off += int(q % sz) * pi(P_RSTR + d);
 			q /= sz;
 		}
-		s += x[off];
+		s += ld_x(off);
 	}
 	part[tid] = s;
 	barrier();
@@ -53,5 +53,5 @@ void main()
 		barrier();
 	}
 	if (tid == 0u)
-		o[oidx] = part[0] * pf(P_SCALE);
+		st_o(oidx, part[0] * pf(P_SCALE));
 }

@@ -4,8 +4,8 @@
 // reduced in shared memory, then the normalized outputs.
 #include "common.glsl"
 layout(local_size_x = 128) in;
-layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
+TENSOR_WO(1, Out, o)
+TENSOR_RO(2, X, x)
 
 #define P_ROWS 0
 #define P_L 1
@@ -23,7 +23,7 @@ void main()
 	uint base = (row / inner) * L * inner + row % inner;
 	float m = uintBitsToFloat(0xff800000u);
 	for (uint l = tid; l < L; l += 128u)
-		m = max(m, x[base + l * inner]);
+		m = max(m, ld_x(base + l * inner));
 	red[tid] = m;
 	barrier();
 	for (uint w = 64u; w > 0u; w >>= 1) {
@@ -35,7 +35,7 @@ void main()
 	barrier();
 	float s = 0.0;
 	for (uint l = tid; l < L; l += 128u)
-		s += exp(x[base + l * inner] - m);
+		s += exp(ld_x(base + l * inner) - m);
 	red[tid] = s;
 	barrier();
 	for (uint w = 64u; w > 0u; w >>= 1) {
@@ -45,5 +45,5 @@ void main()
 	}
 	s = red[0];
 	for (uint l = tid; l < L; l += 128u)
-		o[base + l * inner] = exp(x[base + l * inner] - m) / s;
+		st_o(base + l * inner, exp(ld_x(base + l * inner) - m) / s);
 }
