@@ -20,6 +20,9 @@
 #include <xnnpack.h>
 
 #include "backends/backends.h"
+#ifdef INFD_HAVE_XNNPACK
+#include "backends/xnnpack/xown.h"
+#endif
 #include "runtime/kernels/gemm.h"
 #include "runtime/runtime.h"
 #include "tools/nets.h"
@@ -665,6 +668,50 @@ static void open_programs(struct infd_runtime *rt, const struct infd_net_program
 
 static const char *g_parts = "mtg"; /* PARTS from the command line */
 
+#ifdef INFD_HAVE_XNNPACK
+/* The lowered path runs GEMM-shaped nodes (fully connected, 1x1 stride-1
+ * convolution) on the repository's SGEMM where its shape rule says so: how many
+ * of them, and their share of the network's FLOPs. */
+struct gemm_share {
+	uint32_t nodes, own;
+	double flop, own_flop;
+};
+
+static void share_add(struct gemm_share *s, uint64_t m, uint64_t k, uint64_t n)
+{
+	double f = 2.0 * (double)m * (double)k * (double)n;
+	bool own = infd__xown_gemm_shape_wins(m, k, n);
+	s->nodes++;
+	s->flop += f;
+	s->own += own;
+	s->own_flop += own ? f : 0.0;
+}
+
+static void print_share(const char *name, const struct gemm_share *s, double total)
+{
+	printf("  %-13s lowered on own SGEMM: %u of %u GEMM-shaped nodes, %.0f of %.0f MFLOP (%.0f%% of the network)\n",
+	       name, s->own, s->nodes, s->own_flop / 1e6, s->flop / 1e6, 100.0 * s->own_flop / total);
+}
+
+static void print_gemm_shares(const struct infd_net_mobilenet_v2 *mn, const struct infd_net_transformer *tf)
+{
+	struct gemm_share s = {0};
+	for (uint32_t i = 0; i < mn->n_convs; i++) {
+		const struct infd_net_conv *c = &mn->convs[i];
+		if (c->kernel == 1 && c->stride == 1 && c->groups == 1)
+			share_add(&s, (uint64_t)mn->batch * c->out_hw * c->out_hw, c->in_c, c->out_c);
+	}
+	share_add(&s, mn->batch, mn->features, mn->classes);
+	print_share("mobilenet_v2:", &s, infd__net_mobilenet_v2_flops(mn));
+	s = (struct gemm_share){0};
+	for (int i = 0; i < 4; i++) /* q, k, v, out */
+		share_add(&s, tf->seq, tf->width, tf->width);
+	share_add(&s, tf->seq, tf->width, tf->hidden);
+	share_add(&s, tf->seq, tf->hidden, tf->width);
+	print_share("transformer:", &s, infd__net_transformer_flops(tf));
+}
+#endif
+
 static bool path_on(char which)
 {
 	return !strpbrk(g_parts, "PLD") || strchr(g_parts, which);
@@ -842,6 +889,9 @@ int main(int argc, char **argv)
 	printf("  transformer:  %.0f MFLOP, %u kernel calls; direct: 5 XNNPACK runtimes (fc, softmax, add) + own code "
 	       "(bmm via SGEMM, layer norm, gelu), heads by strides\n",
 	       infd__net_transformer_flops(&tf) / 1e6, tp.n_instructions);
+#ifdef INFD_HAVE_XNNPACK
+	print_gemm_shares(&mn, &tf);
+#endif
 	/* One runtime per thread count runs all three paths: the portable and the
 	 * lowered method, and the direct driver on the runtime's own thread pool (one
 	 * pool, so that no idle pool spins beside the one at work). */

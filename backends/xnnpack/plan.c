@@ -1,7 +1,8 @@
 /* Compiling an XNNPACK backend graph into steps (xgraph.h): maximal runs of
  * nodes XNNPACK supports become one xnn_runtime each (weights packed once, at
- * compile), the others run our own kernels (xown.c). Values that cross steps
- * live in one arena laid out at compile; externals are bound per execute. */
+ * compile), the others run our own kernels (xown.c), and GEMM-shaped nodes
+ * whose shape says it wins run the runtime's SGEMM. Values that cross steps live in one
+ * arena laid out at compile; externals are bound per execute. */
 #include "xgraph.h"
 
 #include <math.h>
@@ -26,6 +27,7 @@ struct xstep {
 	uint32_t *ext_value; /* graph value of each XNNPACK external id */
 	void **bound;        /* pointers given to the last xnn_setup_runtime */
 	bool set_up;
+	struct infd_xgemm *gemm; /* own step run on the SGEMM, else NULL */
 };
 
 struct infd_xplan {
@@ -594,8 +596,9 @@ infd_status infd__xplan_compile(const struct infd_xgraph *g, void *threadpool, s
 		const struct infd_xnode *n = &g->nodes[k];
 		if (p->step_of[k] == DEAD)
 			continue;
-		bool x = xnn_can(g, n);
-		if (!x && !infd__xown_has(n->op)) {
+		bool gemm = infd__xown_gemm_wins(g, n);
+		bool x = !gemm && xnn_can(g, n);
+		if (!x && !gemm && !infd__xown_has(n->op)) {
 			st = infd__fail(err, INFD_UNSUPPORTED, "node %u (%s): neither XNNPACK nor our own code runs it here",
 					k, infd__xop_name(n->op));
 			goto fail;
@@ -609,11 +612,14 @@ infd_status infd__xplan_compile(const struct infd_xgraph *g, void *threadpool, s
 		p->step_of[k] = p->n_steps - 1;
 		if (x) {
 			p->n_xnn++;
-		} else {
-			p->n_own++;
-			size_t sb = infd__xown_scratch_bytes(g, n, threads);
-			scratch = sb > scratch ? sb : scratch;
+			continue;
 		}
+		p->n_own++;
+		struct xstep *own = &p->steps[p->n_steps - 1];
+		if (gemm && (st = infd__xown_gemm_prepare(g, n, &own->gemm, err)))
+			goto fail;
+		size_t sb = gemm ? infd__xown_gemm_scratch_bytes(own->gemm) : infd__xown_scratch_bytes(g, n, threads);
+		scratch = sb > scratch ? sb : scratch;
 	}
 	if (scratch && !(p->scratch = aligned_alloc(ALIGN, round_up_sz(scratch, ALIGN)))) {
 		st = infd__fail(err, INFD_NO_MEMORY, "out of memory (scratch of %zu bytes)", scratch);
@@ -650,6 +656,10 @@ infd_status infd__xplan_execute(struct infd_xplan *p, void *const *externals, st
 	}
 	for (uint32_t s = 0; s < p->n_steps; s++) {
 		struct xstep *st = &p->steps[s];
+		if (st->gemm) {
+			infd__xown_gemm_run(st->gemm, p->data, p->scratch, p->pool);
+			continue;
+		}
 		if (!st->xnn) {
 			infd__xown_run(g, &g->nodes[st->first], p->data, p->scratch, p->pool);
 			continue;
@@ -699,6 +709,7 @@ void infd__xplan_free(struct infd_xplan *p)
 			xnn_delete_runtime(p->steps[s].rt);
 		free(p->steps[s].ext_value);
 		free(p->steps[s].bound);
+		infd__xown_gemm_free(p->steps[s].gemm);
 	}
 	if (p->static_copy)
 		for (uint32_t v = 0; v < p->g->n_values; v++)

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthreadpool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/kernels/gemm.h"
@@ -830,6 +831,144 @@ static void run_bmm(const struct infd_xgraph *g, const struct infd_xnode *n, voi
 	}
 	for (size_t i = 0; i < j.geo.batches; i++)
 		bmm_one(&j, i, j.ws, pool);
+}
+
+/* ---- Fully connected and 1x1 convolution on the runtime's SGEMM ---------------- */
+
+/* The shape rule (measured with bench_xnnpack, one and two threads): the SGEMM
+ * beats this XNNPACK's 5x16 fully-connected kernel by 1.3-1.9x once K and N are
+ * 64 or more; with fewer input channels (MobileNetV2's K = 16..32 expansions) or
+ * few output channels over many rows (N = 24, 32) it loses, and for a few rows
+ * (a matrix-vector product) both are bound by reading the weights. */
+#define GEMM_MIN_K 64
+#define GEMM_MIN_N 64
+#define GEMM_MIN_M 8
+
+struct infd_xgemm {
+	const struct infd_xnode *node;
+	size_t m, k, n;
+	const float *w; /* [N, K], row-major: the filter itself, or w_own */
+	float *w_own;   /* the filter transposed once, when it came as [K, N] */
+	const float *bias;
+	size_t ws_floats;
+};
+
+/* M x K by (N x K)ᵀ for a fully-connected node or a 1x1, stride 1, unpadded,
+ * ungrouped convolution (NHWC: rows are pixels); false for anything else. */
+static bool gemm_shape(const struct infd_xgraph *g, const struct infd_xnode *n, size_t *m, size_t *k, size_t *nn)
+{
+	const struct infd_xvalue *o = &g->values[n->out[0]];
+	if ((n->op != INFD_XOP_FULLY_CONNECTED && n->op != INFD_XOP_CONV2D) || n->n_in < 2 || o->dtype != INFD_XDT_FP32)
+		return false;
+	for (uint32_t i = 0; i < n->n_in; i++)
+		if (n->in[i] != INFD_XNONE && g->values[n->in[i]].dtype != INFD_XDT_FP32)
+			return false;
+	const struct infd_xvalue *x = &g->values[n->in[0]], *w = &g->values[n->in[1]];
+	if (!w->data || (n->n_in > 2 && n->in[2] != INFD_XNONE && !g->values[n->in[2]].data))
+		return false;
+	if (n->op == INFD_XOP_FULLY_CONNECTED) {
+		bool tw = n->flags & INFD_XFLAG_TRANSPOSE_WEIGHTS;
+		*k = tw ? w->dims[0] : w->dims[1];
+		*nn = tw ? w->dims[1] : w->dims[0];
+	} else if (n->op == INFD_XOP_CONV2D) {
+		const struct infd_xconv *c = &n->p.conv;
+		if (c->kernel_h != 1 || c->kernel_w != 1 || c->stride_h != 1 || c->stride_w != 1 || c->groups != 1 ||
+		    c->pad_top || c->pad_right || c->pad_bottom || c->pad_left || x->rank != 4)
+			return false;
+		*k = x->dims[3];
+		*nn = w->dims[0];
+	} else {
+		return false;
+	}
+	*m = *k ? (size_t)(numel(x) / *k) : 0;
+	return (uint64_t)*m * *nn == numel(o);
+}
+
+bool infd__xown_gemm_shape_wins(uint64_t m, uint64_t k, uint64_t n)
+{
+	return k >= GEMM_MIN_K && n >= GEMM_MIN_N && m >= GEMM_MIN_M;
+}
+
+bool infd__xown_gemm_wins(const struct infd_xgraph *g, const struct infd_xnode *n)
+{
+	size_t m, k, nn;
+	return gemm_shape(g, n, &m, &k, &nn) && infd__xown_gemm_shape_wins(m, k, nn);
+}
+
+infd_status infd__xown_gemm_prepare(const struct infd_xgraph *g, const struct infd_xnode *n, struct infd_xgemm **out,
+				    struct infd_error *err)
+{
+	struct infd_xgemm *x = calloc(1, sizeof *x);
+	if (!x)
+		return infd__fail(err, INFD_NO_MEMORY, "out of memory (plan)");
+	x->node = n;
+	if (!gemm_shape(g, n, &x->m, &x->k, &x->n)) {
+		free(x);
+		return infd__fail(err, INFD_INTERNAL, "node %s: not a GEMM-shaped node", infd__xop_name(n->op));
+	}
+	x->w = g->values[n->in[1]].data;
+	if (n->op == INFD_XOP_FULLY_CONNECTED && (n->flags & INFD_XFLAG_TRANSPOSE_WEIGHTS)) {
+		/* [K, N] in memory: the SGEMM packs [N, K] rows fastest */
+		x->w_own = malloc((x->k * x->n > 0 ? x->k * x->n : 1) * sizeof *x->w_own);
+		if (!x->w_own) {
+			free(x);
+			return infd__fail(err, INFD_NO_MEMORY, "out of memory (plan)");
+		}
+		for (size_t kk = 0; kk < x->k; kk++)
+			for (size_t j = 0; j < x->n; j++)
+				x->w_own[j * x->k + kk] = x->w[kk * x->n + j];
+		x->w = x->w_own;
+	}
+	x->bias = n->n_in > 2 && n->in[2] != INFD_XNONE ? g->values[n->in[2]].data : NULL;
+	x->ws_floats = infd__gemm_ws_floats(x->m, x->n, x->k);
+	*out = x;
+	return INFD_OK;
+}
+
+size_t infd__xown_gemm_scratch_bytes(const struct infd_xgemm *x)
+{
+	return x->ws_floats * sizeof(float);
+}
+
+struct clamp_job {
+	float *y;
+	size_t count;
+	float lo, hi;
+};
+
+static void clamp_task(void *ctx, size_t t)
+{
+	const struct clamp_job *j = ctx;
+	size_t lo = t * CHUNK, cnt = j->count - lo < CHUNK ? j->count - lo : CHUNK;
+	clamp_range(j->y + lo, cnt, j->lo, j->hi);
+}
+
+void infd__xown_gemm_run(const struct infd_xgemm *x, void *const *data, void *scratch, void *pool_)
+{
+	pthreadpool_t pool = pool_;
+	const struct infd_xnode *n = x->node;
+	float *y = data[n->out[0]];
+	struct gemm gm = {
+		.m = x->m, .n = x->n, .k = x->k,
+		.a = {.p = data[n->in[0]], .ls = (ptrdiff_t)x->k, .ks = 1},
+		.b = {.p = x->w, .ls = (ptrdiff_t)x->k, .ks = 1},
+		.c = y, .crs = (ptrdiff_t)x->n, .ccs = 1,
+		.bias = x->bias, .brs = 0, .bcs = 1,
+		.alpha = 1.0f, .beta = x->bias ? 1.0f : 0.0f,
+	};
+	infd__gemm_run(&gm, scratch, pool);
+	if (has_clamp(n)) {
+		struct clamp_job j = {.y = y, .count = x->m * x->n, .lo = n->out_min, .hi = n->out_max};
+		run_tasks(pool, clamp_task, &j, (j.count + CHUNK - 1) / CHUNK, CHUNK);
+	}
+}
+
+void infd__xown_gemm_free(struct infd_xgemm *x)
+{
+	if (!x)
+		return;
+	free(x->w_own);
+	free(x);
 }
 
 /* ---- Layer norm -------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /* The XNNPACK backend's graph and plan (backends/xnnpack/xgraph.h): hand-built
  * graphs compiled and run against plain C references (double accumulation),
  * on one thread and on a 2-thread pool; XNNPACK segments mixed with our own
- * kernels; plan counts; validation refusing malformed graphs by node. */
+ * kernels; GEMM-shaped nodes on the runtime's SGEMM and the shape rule that
+ * keeps others on XNNPACK; plan counts; validation refusing malformed graphs by node. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthreadpool.h>
@@ -70,6 +71,14 @@ static float *rand_buf(size_t n, float lo, float hi)
 static float *zeros(size_t n)
 {
 	return track(calloc(n ? n : 1, sizeof(float)));
+}
+
+/* Start over with an empty graph (a test that builds several; buffers stay tracked). */
+static void fresh_graph(void)
+{
+	infd__xgraph_free(&G);
+	infd__xgraph_init(&G);
+	n_ext = 0;
 }
 
 enum vkind { INTERNAL, IN, OUT, STATIC };
@@ -186,8 +195,10 @@ static void ref_conv(const struct conv_ref *r, const float *x, const float *f, c
 				}
 }
 
-static void conv_case(const struct conv_ref *r, pthreadpool_t pool)
+/* want_own: 1 when the node should run on our SGEMM instead of XNNPACK */
+static void conv_case_on(const struct conv_ref *r, pthreadpool_t pool, uint32_t want_own)
 {
+	fresh_graph();
 	size_t nx = (size_t)r->n * r->h * r->w * r->c, ny = (size_t)r->n * r->oh * r->ow * r->oc;
 	size_t nf = r->depthwise ? (size_t)r->kh * r->kw * r->oc : (size_t)r->oc * r->kh * r->kw * r->gi;
 	float *x = rand_buf(nx, -1, 1), *f = rand_buf(nf, -1, 1), *b = rand_buf(r->oc, -1, 1);
@@ -211,10 +222,15 @@ static void conv_case(const struct conv_ref *r, pthreadpool_t pool)
 	void *ext[] = {x, y};
 	uint32_t a, o;
 	run_graph(ext, pool, &a, &o);
-	cr_assert_eq(a, 1);
-	cr_assert_eq(o, 0);
+	cr_assert_eq(a, 1 - want_own);
+	cr_assert_eq(o, want_own);
 	ref_conv(r, x, f, b, want);
 	expect_close(y, want, ny, 1e-4f, 1e-4f, "conv");
+}
+
+static void conv_case(const struct conv_ref *r, pthreadpool_t pool)
+{
+	conv_case_on(r, pool, 0);
 }
 
 Test(xgraph, conv2d_grouped_strided_dilated_clamped)
@@ -275,6 +291,154 @@ Test(xgraph, fully_connected_oc_ic)
 Test(xgraph, fully_connected_ic_oc_flattened)
 {
 	fc_case(true, true);
+}
+
+/* ---- GEMM-shaped nodes on our SGEMM ------------------------------------------------ */
+
+/* y[rows, oc] = x[rows, ic] W + b, clamped to [-0.4, 0.6]; W [oc, ic] or [ic, oc];
+ * rows = 4 x (rows / 4) as a rank-3 input, flattened or not. */
+static void fc_big_case(uint32_t rows, uint32_t ic, uint32_t oc, bool transposed, bool flatten, pthreadpool_t pool,
+			uint32_t want_own)
+{
+	fresh_graph();
+	float *x = rand_buf((size_t)rows * ic, -1, 1), *w = rand_buf((size_t)ic * oc, -0.5f, 0.5f);
+	float *b = rand_buf(oc, -1, 1), *y = zeros((size_t)rows * oc), *want = zeros((size_t)rows * oc);
+	uint32_t vx = val(IN, NULL, 3, 4, rows / 4, ic);
+	uint32_t vw = transposed ? val(STATIC, w, 2, ic, oc) : val(STATIC, w, 2, oc, ic);
+	uint32_t vb = val(STATIC, b, 1, oc);
+	uint32_t vy = flatten ? val(OUT, NULL, 2, rows, oc) : val(OUT, NULL, 3, 4, rows / 4, oc);
+	struct infd_xnode n = mk(INFD_XOP_FULLY_CONNECTED, vy, 3, vx, vw, vb);
+	n.flags = transposed ? INFD_XFLAG_TRANSPOSE_WEIGHTS : 0;
+	n.out_min = -0.4f;
+	n.out_max = 0.6f;
+	add(&n);
+	void *ext[] = {x, y};
+	uint32_t a, o;
+	run_graph(ext, pool, &a, &o);
+	cr_assert_eq(a, 1 - want_own, "on XNNPACK: %u", a);
+	cr_assert_eq(o, want_own, "on own code: %u", o);
+	for (uint32_t r = 0; r < rows; r++)
+		for (uint32_t j = 0; j < oc; j++) {
+			double acc = b[j];
+			for (uint32_t i = 0; i < ic; i++) {
+				float wv = transposed ? w[(size_t)i * oc + j] : w[(size_t)j * ic + i];
+				acc += (double)x[(size_t)r * ic + i] * wv;
+			}
+			want[(size_t)r * oc + j] = clampf(acc, -0.4f, 0.6f);
+		}
+	expect_close(y, want, (size_t)rows * oc, 1e-4f, 1e-4f, "fully connected (SGEMM)");
+}
+
+Test(xgraph, gemm_fc_oc_ic_bias_clamp)
+{
+	fc_big_case(44, 70, 90, false, false, NULL, 1);
+}
+
+Test(xgraph, gemm_fc_ic_oc_bias_clamp_flattened)
+{
+	fc_big_case(44, 70, 90, true, true, NULL, 1);
+}
+
+Test(xgraph, gemm_fc_both_layouts_two_threads)
+{
+	/* large enough that the SGEMM spreads over the pool */
+	fc_big_case(200, 160, 272, false, false, pool2, 1);
+	fc_big_case(200, 160, 272, true, false, pool2, 1);
+}
+
+Test(xgraph, gemm_conv1x1_bias_relu6)
+{
+	struct conv_ref r = {.n = 2, .h = 5, .w = 7, .c = 96, .oh = 5, .ow = 7, .oc = 80, .kh = 1, .kw = 1, .sh = 1,
+			     .sw = 1, .dh = 1, .dw = 1, .groups = 1, .gi = 96, .go = 80, .lo = 0.0f, .hi = 6.0f};
+	conv_case_on(&r, NULL, 1);
+}
+
+Test(xgraph, gemm_conv1x1_two_threads)
+{
+	struct conv_ref r = {.n = 1, .h = 14, .w = 14, .c = 64, .oh = 14, .ow = 14, .oc = 384, .kh = 1, .kw = 1, .sh = 1,
+			     .sw = 1, .dh = 1, .dw = 1, .groups = 1, .gi = 64, .go = 384, .lo = -INFINITY, .hi = INFINITY};
+	conv_case_on(&r, pool2, 1);
+}
+
+/* The shape rule keeps on XNNPACK what our SGEMM does not win: few input
+ * channels (K <= 32), few output channels, a matrix-vector product, and 1x1
+ * convolutions that are not plain GEMMs (stride 2, padding, groups). */
+Test(xgraph, gemm_rule_keeps_xnnpack_shapes)
+{
+	fc_big_case(400, 24, 144, false, false, NULL, 0);
+	fc_big_case(400, 32, 192, true, false, NULL, 0);
+	fc_big_case(400, 144, 24, false, false, NULL, 0);
+	fc_big_case(4, 256, 256, false, true, NULL, 0);
+	struct conv_ref base = {.n = 1, .h = 8, .w = 8, .c = 64, .oh = 8, .ow = 8, .oc = 64, .kh = 1, .kw = 1, .sh = 1,
+				.sw = 1, .dh = 1, .dw = 1, .groups = 1, .gi = 64, .go = 64, .lo = -INFINITY, .hi = INFINITY};
+	struct conv_ref r = base;
+	r.c = r.gi = 16;
+	conv_case_on(&r, NULL, 0);
+	r = base;
+	r.sh = r.sw = 2;
+	r.h = r.w = 7;
+	r.oh = r.ow = 4;
+	conv_case_on(&r, NULL, 0);
+	r = base;
+	r.pt = r.pl = 1;
+	r.oh = r.ow = 10; /* padded 1 on each side */
+	conv_case_on(&r, NULL, 0);
+	r = base;
+	r.groups = 2;
+	r.gi = r.go = 32;
+	conv_case_on(&r, NULL, 0);
+}
+
+/* An SGEMM node between XNNPACK nodes splits the run: the value crossing into it
+ * and past it lives in the arena, read by both sides. */
+Test(xgraph, gemm_node_splits_xnnpack_run)
+{
+	/* x [1,6,6,8] -conv 3x3 pad 1 (relu, XNNPACK)-> a [1,6,6,64] -1x1 conv 64->64
+	 * (bias, clamp, SGEMM)-> c -add a (XNNPACK)-> y */
+	float *x = rand_buf(288, -1, 1), *f = rand_buf(64 * 9 * 8, -0.3f, 0.3f), *f1 = rand_buf(64 * 64, -0.2f, 0.2f);
+	float *b1 = rand_buf(64, -0.5f, 0.5f);
+	uint32_t vx = val(IN, NULL, 4, 1, 6, 6, 8), vf = val(STATIC, f, 4, 64, 3, 3, 8);
+	uint32_t vf1 = val(STATIC, f1, 4, 64, 1, 1, 64), vb1 = val(STATIC, b1, 1, 64);
+	uint32_t va = val(INTERNAL, NULL, 4, 1, 6, 6, 64), vc = val(INTERNAL, NULL, 4, 1, 6, 6, 64);
+	uint32_t vy = val(OUT, NULL, 4, 1, 6, 6, 64);
+	struct infd_xnode conv = mk(INFD_XOP_CONV2D, va, 3, vx, vf, INFD_XNONE);
+	conv.p.conv = (struct infd_xconv){.pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1, .kernel_h = 3,
+					  .kernel_w = 3, .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
+					  .groups = 1, .group_in = 8, .group_out = 64};
+	conv.out_min = 0.0f;
+	add(&conv);
+	struct infd_xnode pw = mk(INFD_XOP_CONV2D, vc, 3, va, vf1, vb1);
+	pw.p.conv = (struct infd_xconv){.kernel_h = 1, .kernel_w = 1, .stride_h = 1, .stride_w = 1, .dilation_h = 1,
+					.dilation_w = 1, .groups = 1, .group_in = 64, .group_out = 64};
+	pw.out_min = -0.5f;
+	pw.out_max = 0.5f;
+	add(&pw);
+	add1(mk(INFD_XOP_ADD, vy, 2, vc, va));
+	float a_ref[2304], c_ref[2304], want[2304];
+	struct conv_ref r = {.n = 1, .h = 6, .w = 6, .c = 8, .oh = 6, .ow = 6, .oc = 64, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+			     .dh = 1, .dw = 1, .pt = 1, .pl = 1, .groups = 1, .gi = 8, .go = 64, .lo = 0, .hi = INFINITY};
+	ref_conv(&r, x, f, NULL, a_ref);
+	struct conv_ref r1 = {.n = 1, .h = 6, .w = 6, .c = 64, .oh = 6, .ow = 6, .oc = 64, .kh = 1, .kw = 1, .sh = 1,
+			      .sw = 1, .dh = 1, .dw = 1, .groups = 1, .gi = 64, .go = 64, .lo = -0.5f, .hi = 0.5f};
+	ref_conv(&r1, a_ref, f1, b1, c_ref);
+	for (int i = 0; i < 2304; i++)
+		want[i] = a_ref[i] + c_ref[i];
+	for (int t = 0; t < 2; t++) {
+		cr_assert_eq(infd__xgraph_validate(&G, &E), INFD_OK, "%s", E.msg);
+		struct infd_xplan *p;
+		cr_assert_eq(infd__xplan_compile(&G, t ? pool2 : NULL, &p, &E), INFD_OK, "%s", E.msg);
+		uint32_t a, o;
+		infd__xplan_counts(p, &a, &o);
+		cr_assert_eq(a, 2); /* conv | add */
+		cr_assert_eq(o, 1); /* the 1x1 conv */
+		for (int round = 0; round < 2; round++) {
+			float *y = zeros(2304);
+			void *ext[] = {x, y};
+			cr_assert_eq(infd__xplan_execute(p, ext, &E), INFD_OK, "%s", E.msg);
+			expect_close(y, want, 2304, 1e-4f, 1e-4f, "conv | 1x1 conv (SGEMM) | add");
+		}
+		infd__xplan_free(p);
+	}
 }
 
 /* ---- Pooling ------------------------------------------------------------------- */
