@@ -407,11 +407,13 @@ static void ctx_destroy(struct vk_ctx *c)
 			vkDestroyDescriptorSetLayout(c->dev, c->set_layout, NULL);
 		if (c->dummy.heap)
 			infd__vk_free(c, &c->dummy);
+		infd__vk_const_fini(c);
 		infd__vk_heap_fini(c, &c->dev_heap);
 		infd__vk_heap_fini(c, &c->host_heap);
 		vkDestroyDevice(c->dev, NULL);
 	}
 	/* The instance is the process's (shared_instance), never destroyed. */
+	pthread_cond_destroy(&c->const_cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -516,7 +518,10 @@ bool infd__vulkan_stats(const struct infd_backend *be, struct infd_vulkan_stats 
 {
 	if (!be || be->ops != &vk_ops)
 		return false;
-	*out = ((const struct vk_ctx *)be->ctx)->stats;
+	struct vk_ctx *c = be->ctx;
+	pthread_mutex_lock(&c->lock);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->lock);
 	return true;
 }
 
@@ -561,6 +566,7 @@ infd_status infd__backend_vulkan_create(struct infd_runtime *rt, const struct in
 	if (!c)
 		return infd__fail(err, INFD_NO_MEMORY, "out of memory");
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->const_cond, NULL);
 	c->instance = shared_instance;
 	infd_status st;
 	if ((st = pick_device(c, cfg && cfg->vulkan_device && cfg->vulkan_device[0] ? cfg->vulkan_device : NULL,

@@ -74,6 +74,9 @@ enum vk_pipe { VK_PIPE_EW, VK_PIPE_GEMM, VK_PIPE_CONV2D, VK_PIPE_POOL, VK_PIPE_R
 	       VK_PIPE_LAYERNORM, VK_N_PIPES };
 
 #define VK_N_BINDINGS 7 /* params + six tensors */
+#define VK_CONST_BUCKETS 256 /* hash buckets of the shared constant table */
+
+struct vk_const;
 
 struct vk_ctx {
 	VkInstance instance;
@@ -92,11 +95,53 @@ struct vk_ctx {
 	struct vk_heap dev_heap, host_heap;
 	VkBuffer dummy_buf; /* bound to unused slots */
 	struct vk_range dummy;
-	pthread_mutex_t lock; /* heaps and the queue */
+	pthread_mutex_t lock; /* heaps, the queue, the constant table and stats */
+	pthread_cond_t const_cond; /* a shared constant became ready or failed */
+	struct vk_const *consts[VK_CONST_BUCKETS];
 	char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
 	char cache_path[1024];
 	struct infd_vulkan_stats stats;
 };
+
+/* ---- Shared constants (vk_const.c) ------------------------------------------- */
+
+/* One constant tensor on the device, shared by every prepared partition that
+ * reads the same host data (the program's memory, shared by all method
+ * instances of it) with the same size and storage format. The partition that
+ * makes it uploads it and publishes it; the others wait until it is ready.
+ * Freed with its last user. Fields other than `dev` are under the lock. */
+struct vk_const {
+	struct vk_const *next; /* in its bucket */
+	const void *data;      /* key: host data ... */
+	uint64_t nbytes;       /* ... its size on the host ... */
+	uint8_t fmt;           /* ... and how it is stored (enum vk_const_fmt) */
+	uint64_t dev_bytes;
+	struct vk_range dev; /* set before it is listed, then constant */
+	uint32_t refs;       /* partitions (slots) using it */
+	bool linked;         /* in the table: failed ones and dying ones are not */
+	bool ready, failed;  /* uploaded / its upload failed */
+};
+
+/* Storage formats of constants on the device. Constants stay fp32 in fp16 mode
+ * (README); the format is part of the key all the same, so data stored
+ * another way never shares a range. */
+enum vk_const_fmt { VK_CONST_AS_HOST, VK_CONST_AS_F16 };
+
+/* Take a reference to the constant (data, nbytes, fmt), `dev_bytes` on the
+ * device. *owner true: it was made now, with a device range but no contents;
+ * the caller uploads it and calls infd__vk_const_publish. false: someone else
+ * made it; infd__vk_const_wait before its contents are used. Thread-safe. */
+infd_status infd__vk_const_get(struct vk_ctx *c, const void *data, uint64_t nbytes, uint8_t fmt,
+			       uint64_t dev_bytes, struct vk_const **out, bool *owner, struct infd_error *err);
+/* The owner's upload finished (ok) or failed: wakes the waiters. A failed
+ * constant leaves the table at once (the owner still holds its reference). */
+void infd__vk_const_publish(struct vk_ctx *c, struct vk_const *k, bool ok);
+/* Block until `k` is uploaded; an error when its owner's upload failed. */
+infd_status infd__vk_const_wait(struct vk_ctx *c, struct vk_const *k, struct infd_error *err);
+/* Drop a reference (NULL: nothing); the last one frees the device range. */
+void infd__vk_const_put(struct vk_ctx *c, struct vk_const *k);
+/* Free whatever is left in the table (backend destruction). */
+void infd__vk_const_fini(struct vk_ctx *c);
 
 /* One-shot command buffer: record with `fn`, submit, wait. */
 infd_status infd__vk_run_once(struct vk_ctx *c, void (*fn)(VkCommandBuffer cb, void *ud), void *ud,

@@ -1,6 +1,8 @@
 /* Prepared partitions of the Vulkan backend. Prepare lowers the instructions
- * into dispatches, gives every tensor they touch a device range, uploads
- * constants and parameter blocks once, and records one command buffer: per-run
+ * into dispatches, gives every tensor they touch a device range (constants
+ * share theirs with every partition reading the same data: vk_const.c),
+ * uploads constants not yet on the device and parameter blocks once, and
+ * records one command buffer: per-run
  * uploads (staging -> device), the dispatches with barriers, then downloads of
  * the tensors that escape the partition. Execute copies inputs into the
  * staging area, replays the command buffer and copies the escaping results out.
@@ -22,6 +24,9 @@ struct vk_slot {
 	bool written;
 	bool upload;   /* copied in at every run */
 	bool download; /* copied out after every run */
+	bool once;     /* copied in at prepare: a constant this partition brings to the device */
+	bool pending;  /* `shared` made here and not yet published (ready or failed) */
+	struct vk_const *shared; /* a shared constant (dev is its range, not ours) */
 	VkDeviceSize stage_off;
 };
 
@@ -58,8 +63,15 @@ void infd__vk_release(void *ctx, void *prepared)
 		vkDestroyCommandPool(c->dev, p->cpool, NULL);
 	if (p->dpool)
 		vkDestroyDescriptorPool(c->dev, p->dpool, NULL);
-	for (uint32_t i = 0; i < p->n_slots; i++)
-		infd__vk_free(c, &p->slots[i].dev);
+	for (uint32_t i = 0; i < p->n_slots; i++) {
+		struct vk_slot *s = &p->slots[i];
+		if (s->pending) /* prepare failed before the upload: let waiters go */
+			infd__vk_const_publish(c, s->shared, false);
+		if (s->shared)
+			infd__vk_const_put(c, s->shared);
+		else
+			infd__vk_free(c, &s->dev);
+	}
 	infd__vk_free(c, &p->params);
 	infd__vk_free(c, &p->staging);
 	free(p->slots);
@@ -84,8 +96,7 @@ static void record_once(VkCommandBuffer cb, void *ud)
 	VkDeviceSize at = 0;
 	for (uint32_t i = 0; i < p->n_slots; i++) {
 		struct vk_slot *s = &p->slots[i];
-		const struct infd_tensor *t = p->values[s->value].u.t;
-		if (!s->read_first || !t->is_const)
+		if (!s->once)
 			continue;
 		VkBufferCopy r = {.srcOffset = oc->src->off + at, .dstOffset = s->dev.off, .size = s->nbytes};
 		vkCmdCopyBuffer(cb, infd__vk_buf(oc->src), infd__vk_buf(&s->dev), 1, &r);
@@ -212,8 +223,21 @@ static infd_status setup_slots(struct vk_part *p, const struct infd_partition_de
 		 * before memory there (README) */
 		s->half = p->c->fp16 && t->dtype == INFD_DTYPE_FLOAT32 && !t->is_const;
 		s->dev_bytes = s->half ? t->numel * 2 : s->nbytes;
-		infd_status st = infd__vk_alloc(p->c, &p->c->dev_heap, s->dev_bytes, &s->dev, err);
-		if (st)
+		infd_status st;
+		if (s->read_first && t->is_const && !s->written) {
+			/* constants point into the program, shared by its method
+			 * instances: one device copy for all of them */
+			bool owner;
+			uint8_t fmt = s->half ? VK_CONST_AS_F16 : VK_CONST_AS_HOST;
+			if ((st = infd__vk_const_get(p->c, t->data, s->nbytes, fmt, s->dev_bytes, &s->shared, &owner,
+						     err)))
+				return st;
+			s->dev = s->shared->dev;
+			s->once = s->pending = owner;
+			continue;
+		}
+		s->once = s->read_first && t->is_const; /* a constant written here: its own copy */
+		if ((st = infd__vk_alloc(p->c, &p->c->dev_heap, s->dev_bytes, &s->dev, err)))
 			return st;
 		if (s->upload || s->download) {
 			s->stage_off = stage;
@@ -233,15 +257,16 @@ static const struct vk_slot *slot_find(const struct vk_part *p, int32_t v)
 	return NULL;
 }
 
-/* Upload constants and parameter blocks (laid out at c->align) once; each
- * block gets the bindings stored as fp16 in word VK_PARAM_HALF. */
+/* Upload the constants this partition brings and the parameter blocks (laid
+ * out at c->align) once, then wait for shared constants others are uploading;
+ * each block gets the bindings stored as fp16 in word VK_PARAM_HALF. */
 static infd_status upload_once(struct vk_part *p, const struct vk_dispatch *ds, VkDeviceSize *param_off,
 			       struct infd_error *err)
 {
 	struct vk_ctx *c = p->c;
 	VkDeviceSize consts = 0, params = 0;
 	for (uint32_t i = 0; i < p->n_slots; i++)
-		if (p->slots[i].read_first && p->values[p->slots[i].value].u.t->is_const)
+		if (p->slots[i].once)
 			consts = align_up(consts + p->slots[i].nbytes, 16);
 	for (uint32_t i = 0; i < p->n_dispatch; i++) {
 		param_off[i] = params;
@@ -257,7 +282,7 @@ static infd_status upload_once(struct vk_part *p, const struct vk_dispatch *ds, 
 	VkDeviceSize at = 0;
 	for (uint32_t i = 0; i < p->n_slots; i++) {
 		const struct infd_tensor *t = p->values[p->slots[i].value].u.t;
-		if (!p->slots[i].read_first || !t->is_const)
+		if (!p->slots[i].once)
 			continue;
 		memcpy(m + at, t->data, p->slots[i].nbytes);
 		at = align_up(at + p->slots[i].nbytes, 16);
@@ -276,6 +301,16 @@ static infd_status upload_once(struct vk_part *p, const struct vk_dispatch *ds, 
 	struct once_copy oc = {.p = p, .src = &tmp};
 	st = infd__vk_run_once(c, record_once, &oc, err);
 	infd__vk_free(c, &tmp);
+	/* publish ours before waiting for others': two partitions each waiting
+	 * for the other's constants would otherwise wait for ever */
+	for (uint32_t i = 0; i < p->n_slots; i++)
+		if (p->slots[i].pending) {
+			infd__vk_const_publish(c, p->slots[i].shared, st == INFD_OK);
+			p->slots[i].pending = false;
+		}
+	for (uint32_t i = 0; i < p->n_slots && !st; i++)
+		if (p->slots[i].shared)
+			st = infd__vk_const_wait(c, p->slots[i].shared, err);
 	return st;
 }
 

@@ -2,12 +2,14 @@
  * as a one-op program placed on "vulkan", against the same program on the
  * portable kernels, on random inputs of several shapes, with fp32 storage (suite
  * "vulkan") and again with fp16 storage (suite "vulkan_fp16"); programs split
- * between Vulkan and the CPU; the host fp32 <-> fp16 conversions; the pipeline
+ * between Vulkan and the CPU; weights on the device once for all sessions of a
+ * program; the host fp32 <-> fp16 conversions; the pipeline
  * cache files; device choice by name and the refusal of a device that does not
  * exist. Skips only where no Vulkan device exists at all (no loader, or the
  * loader lists none). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -755,6 +757,215 @@ CONFORMANCE(mlp_block)
 	     infd__pte_double(p.m, 1e-5), n, mean, rstd, ret);
 	CALL(&p, "aten::_softmax", "out", n, infd__pte_int(p.m, -1), infd__pte_bool(p.m, false), y, y);
 	run_check(&p, 1e-4, 1e-5);
+}
+
+/* ---- Constants shared by the sessions of a model ---------------------------------------- */
+
+/* x [4, 256] -> linear (W1 [128, 256], b1 [128]) -> relu -> linear (W2 [32, 128]):
+ * 147,968 bytes of fp32 weights in three constants, one Vulkan partition. */
+#define SH_ROWS 4
+#define SH_IN 256
+#define SH_HID 128
+#define SH_OUT 32
+#define SH_BYTES ((uint64_t)4 * (SH_HID * SH_IN + SH_HID + SH_OUT * SH_HID))
+
+static struct infd_program *shared_prog(struct prog *p, const char *what)
+{
+	prog_begin(p, what);
+	int32_t x = in_range(p, SZ(SH_ROWS, SH_IN), -1, 1);
+	int32_t w1 = const_t(p, SZ(SH_HID, SH_IN)), b1 = const_t(p, SZ(SH_HID)), w2 = const_t(p, SZ(SH_OUT, SH_HID));
+	int32_t h = tmp_t(p, SZ(SH_ROWS, SH_HID)), r = tmp_t(p, SZ(SH_ROWS, SH_HID));
+	int32_t y = out_t(p, SZ(SH_ROWS, SH_OUT));
+	CALL(p, "aten::linear", "out", x, w1, b1, h, h);
+	CALL(p, "aten::relu", "out", h, r, r);
+	CALL(p, "aten::linear", "out", r, w2, infd__pte_null(p->m), y, y);
+	return prog_finish(p);
+}
+
+static const double sh_rtol = 1e-5, sh_atol = 2e-6 * (SH_IN + 4) * 4;
+
+/* The backend's resident constants are exactly these. */
+static void expect_consts(uint32_t n, uint64_t bytes, uint64_t uses, const char *when)
+{
+	struct infd_vulkan_stats st;
+	cr_assert(infd__vulkan_stats(&vk, &st));
+	cr_assert(st.n_consts == n && st.const_bytes == bytes && st.const_uses == uses,
+		  "%s: %u constants of %llu bytes with %llu uses on the device, expected %u of %llu with %llu", when,
+		  st.n_consts, (unsigned long long)st.const_bytes, (unsigned long long)st.const_uses, n,
+		  (unsigned long long)bytes, (unsigned long long)uses);
+}
+
+static struct infd_method *load_vk_only(const struct infd_program *prog, const char *what)
+{
+	static const char *const on_vk[] = {"vulkan"};
+	struct infd_method *m = load_on(prog, on_vk, 1, what);
+	for (uint32_t k = 0; k < prog->methods[0].chains[0].n_instrs; k++)
+		cr_assert_str_eq(infd__method_placement(m, 0, k), "vulkan", "%s: instruction %u", what, k);
+	return m;
+}
+
+static void exec_ok(struct infd_method *m, const char *what)
+{
+	struct infd_error e = {0};
+	cr_assert_eq(infd__method_execute(m, &e), INFD_OK, "%s: %s", what, e.msg);
+}
+
+/* Sessions `a` (of pa) and `b` (of pb), with references ra and rb on the CPU:
+ * different inputs bound to both before either runs, run in the order given,
+ * each compared with its reference. */
+static void run_interleaved(struct prog *pa, struct infd_method *a, struct infd_method *ra, struct prog *pb,
+			    struct infd_method *b, struct infd_method *rb, bool b_first)
+{
+	bind_inputs(pa, a, ra);
+	bind_inputs(pb, b, rb);
+	exec_ok(b_first ? b : a, "first session");
+	exec_ok(b_first ? a : b, "second session");
+	exec_ok(ra, "reference");
+	exec_ok(rb, "reference");
+	compare(pa, a, ra, sh_rtol, sh_atol);
+	compare(pb, b, rb, sh_rtol, sh_atol);
+	const float *ya = infd__method_output(a, 0)->u.t->data, *yb = infd__method_output(b, 0)->u.t->data;
+	cr_assert(memcmp(ya, yb, SH_ROWS * SH_OUT * sizeof *ya) != 0, "the two sessions gave the same results");
+}
+
+/* Two sessions (method instances) of one program share the weights on the
+ * device: counted once, both right with their own inputs, the survivor still
+ * right after the other is freed, nothing left after both. In fp16 mode the
+ * weights stay fp32: the same bytes. */
+CONFORMANCE(constants_shared_by_sessions)
+{
+	static const char *const on_cpu[] = {"portable"};
+	struct prog p;
+	struct infd_program *prog = shared_prog(&p, "shared weights");
+	expect_consts(0, 0, 0, "before any session");
+	struct infd_method *a = load_vk_only(prog, p.what);
+	expect_consts(3, SH_BYTES, 3, "one session");
+	struct infd_method *b = load_vk_only(prog, p.what);
+	expect_consts(3, SH_BYTES, 6, "two sessions");
+	struct infd_method *ra = load_on(prog, on_cpu, 1, p.what), *rb = load_on(prog, on_cpu, 1, p.what);
+	for (int run = 0; run < 3; run++)
+		run_interleaved(&p, a, ra, &p, b, rb, run % 2);
+	infd__method_free(a);
+	expect_consts(3, SH_BYTES, 3, "one session closed");
+	for (int run = 0; run < 2; run++) {
+		bind_inputs(&p, b, rb);
+		exec_ok(b, "the remaining session");
+		exec_ok(rb, "reference");
+		compare(&p, b, rb, sh_rtol, sh_atol);
+	}
+	infd__method_free(b);
+	expect_consts(0, 0, 0, "both sessions closed");
+	/* a new session after all were closed uploads them again */
+	a = load_vk_only(prog, p.what);
+	expect_consts(3, SH_BYTES, 3, "a session again");
+	bind_inputs(&p, a, ra);
+	exec_ok(a, "the new session");
+	exec_ok(ra, "reference");
+	compare(&p, a, ra, sh_rtol, sh_atol);
+	infd__method_free(a);
+	infd__method_free(ra);
+	infd__method_free(rb);
+	infd__program_close(prog);
+	expect_consts(0, 0, 0, "at the end");
+}
+
+/* Another program with weights of the same sizes (other values) shares
+ * nothing: the key is the program's data, not the shape. */
+CONFORMANCE(constants_of_other_programs_apart)
+{
+	static const char *const on_cpu[] = {"portable"};
+	struct prog p1, p2;
+	struct infd_program *prog1 = shared_prog(&p1, "program 1"), *prog2 = shared_prog(&p2, "program 2");
+	struct infd_method *a = load_vk_only(prog1, p1.what), *b = load_vk_only(prog2, p2.what);
+	expect_consts(6, 2 * SH_BYTES, 6, "two programs");
+	struct infd_method *ra = load_on(prog1, on_cpu, 1, p1.what), *rb = load_on(prog2, on_cpu, 1, p2.what);
+	for (int run = 0; run < 2; run++)
+		run_interleaved(&p1, a, ra, &p2, b, rb, run % 2);
+	infd__method_free(b);
+	expect_consts(3, SH_BYTES, 3, "program 2 closed");
+	bind_inputs(&p1, a, ra);
+	exec_ok(a, "program 1");
+	exec_ok(ra, "reference");
+	compare(&p1, a, ra, sh_rtol, sh_atol);
+	infd__method_free(a);
+	expect_consts(0, 0, 0, "both closed");
+	infd__method_free(ra);
+	infd__method_free(rb);
+	infd__program_close(prog1);
+	infd__program_close(prog2);
+}
+
+/* Sessions opened, run and closed on several threads at once: the ones that
+ * find a constant another thread is still uploading wait for it. Threads only
+ * record what they saw; the test thread checks. */
+#define SH_THREADS 4
+#define SH_ROUNDS 6
+struct sh_worker {
+	const struct infd_program *prog;
+	const float *x, *want; /* [SH_ROWS * SH_IN], [SH_ROWS * SH_OUT] */
+	pthread_barrier_t *start;
+	char fail[256];
+};
+
+static void *sh_work(void *arg)
+{
+	struct sh_worker *w = arg;
+	static const char *const dev[] = {"vulkan"};
+	static const int32_t xs[2] = {SH_ROWS, SH_IN};
+	struct infd_method_options opt = {.devices = dev, .n_devices = 1};
+	pthread_barrier_wait(w->start);
+	for (int round = 0; round < SH_ROUNDS && !w->fail[0]; round++) {
+		struct infd_method *m = NULL;
+		struct infd_error e = {0};
+		if (infd__method_load(rt, w->prog, "forward", &opt, &m, &e) ||
+		    infd__method_set_input_tensor(m, 0, INFD_DTYPE_FLOAT32, 2, xs, w->x, SH_ROWS * SH_IN * sizeof *w->x,
+						  &e) ||
+		    infd__method_execute(m, &e)) {
+			snprintf(w->fail, sizeof w->fail, "round %d: %.200s", round, e.msg);
+		} else {
+			const float *y = infd__method_output(m, 0)->u.t->data;
+			for (int k = 0; k < SH_ROWS * SH_OUT && !w->fail[0]; k++)
+				if (!(fabs(y[k] - w->want[k]) <= sh_atol + sh_rtol * fabs(w->want[k])))
+					snprintf(w->fail, sizeof w->fail, "round %d: element %d is %.9g, expected %.9g",
+						 round, k, y[k], w->want[k]);
+		}
+		infd__method_free(m);
+	}
+	return NULL;
+}
+
+Test(vulkan, constants_shared_across_threads)
+{
+	static const char *const on_cpu[] = {"portable"};
+	static const int32_t xs[2] = {SH_ROWS, SH_IN};
+	struct prog p;
+	struct infd_program *prog = shared_prog(&p, "threads");
+	struct infd_method *ref = load_on(prog, on_cpu, 1, p.what);
+	static float x[SH_THREADS][SH_ROWS * SH_IN], want[SH_THREADS][SH_ROWS * SH_OUT];
+	struct sh_worker w[SH_THREADS];
+	pthread_t th[SH_THREADS];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, SH_THREADS);
+	for (int i = 0; i < SH_THREADS; i++) {
+		for (int k = 0; k < SH_ROWS * SH_IN; k++)
+			x[i][k] = (float)rnd_uniform(-1, 1);
+		struct infd_error e = {0};
+		cr_assert_eq(infd__method_set_input_tensor(ref, 0, INFD_DTYPE_FLOAT32, 2, xs, x[i], sizeof x[i], &e),
+			     INFD_OK, "%s", e.msg);
+		exec_ok(ref, "reference");
+		memcpy(want[i], infd__method_output(ref, 0)->u.t->data, sizeof want[i]);
+		w[i] = (struct sh_worker){.prog = prog, .x = x[i], .want = want[i], .start = &start};
+	}
+	for (int i = 0; i < SH_THREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, sh_work, &w[i]), 0);
+	for (int i = 0; i < SH_THREADS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < SH_THREADS; i++)
+		cr_assert(!w[i].fail[0], "thread %d: %s", i, w[i].fail);
+	expect_consts(0, 0, 0, "every session closed");
+	infd__method_free(ref);
+	infd__program_close(prog);
 }
 
 Test(vulkan, refuses_what_it_does_not_run)
