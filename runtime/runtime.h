@@ -94,6 +94,8 @@ struct infd_method {
  * delegate on the runtime's backends. A program that needs operators or delegates
  * nobody provides is refused with INFD_MISSING_OPERATOR and a message listing
  * every missing one. */
+/* (Several threads may load methods on one runtime at once: loading only reads
+ * the runtime, and backends guard the caches they share between instances.) */
 infd_status infd__method_load(struct infd_runtime *rt, const struct infd_program *prog, const char *name,
 			      const struct infd_method_options *opt, struct infd_method **out,
 			      struct infd_error *err);
