@@ -257,3 +257,36 @@ Test(devices, npu_plugin_serves_its_delegate)
 	unlink(prog);
 	rmdir(dir);
 }
+
+/* A machine where the Vulkan loader finds no driver at all: the daemon starts,
+ * says so, and serves a model that prefers the GPU on the CPU. */
+Test(devices, no_vulkan_device_means_cpu)
+{
+	char dir[] = "/tmp/infd-novk-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char affine[300], text[1024];
+	snprintf(affine, sizeof affine, "%s/affine.pte", dir);
+	write_affine_program(affine, 16, 2.0f, 0.5f);
+	snprintf(text, sizeof text,
+		 "{ \"vulkan\": {\"software\": true},\n"
+		 "  \"models\": [ { \"name\": \"affine\", \"path\": \"%s\", \"devices\": [\"vulkan\", \"cpu\"] } ] }\n",
+		 affine);
+	/* The loader reads only the driver list given here, which names nothing. */
+	const char *env[] = {"VK_ICD_FILENAMES=/nonexistent/none.json", "VK_DRIVER_FILES=/nonexistent/none.json", NULL};
+	daemon_start(&dp, text, env);
+	infd_client *c;
+	cr_assert_eq(infd_client_open(dp.socket, &c), INFD_OK);
+	json_t *vk = device_entry(c, "vulkan");
+	cr_assert(vk == NULL, "no Vulkan backend without a driver");
+	char *place = model_placement(c, "affine");
+	cr_assert(strstr(place, "vulkan") == NULL && place[0], "placed on the CPU: %s", place);
+	free(place);
+	struct runner r = {.socket = dp.socket, .model = "affine", .runs = 5, .scale = 2.0f, .bias = 0.5f};
+	run_many(&r);
+	cr_assert(!r.bad, "%s", r.why);
+	infd_client_close(c);
+	cr_assert(strstr(daemon_log(&dp), "vulkan: not used"), "the log says why: %s", daemon_log(&dp));
+	cr_assert_eq(daemon_stop(&dp), 0, "%s", daemon_log(&dp));
+	unlink(affine);
+	rmdir(dir);
+}
