@@ -65,6 +65,10 @@ struct infd_backend {
 
 struct infd_kernel_registry;
 
+/* Does instruction argument `arg` refer to value `v`: is it `v`, or a tensor list
+ * with `v` among its items? */
+bool infd__value_mentions(const struct infd_method_def *def, int32_t arg, int32_t v);
+
 /* Does value `v` escape the partition: is it a method output, or read by an
  * instruction of any chain outside the partition? A backend that keeps data in
  * its own memory must hand such values back to host memory after it runs. */

@@ -159,7 +159,7 @@ static void list_add(char *buf, size_t n, const char *name)
 	snprintf(buf + used, n - used, "%s%s", used ? ", " : "", name);
 }
 
-static bool mentions(const struct infd_method_def *def, int32_t arg, int32_t v)
+bool infd__value_mentions(const struct infd_method_def *def, int32_t arg, int32_t v)
 {
 	if (arg == v)
 		return true;
@@ -186,7 +186,7 @@ bool infd__partition_value_escapes(const struct infd_partition_desc *part, int32
 			const struct infd_instr_def *in = &ch->instrs[k];
 			if (in->kind == INFD_INSTR_KERNEL || in->kind == INFD_INSTR_DELEGATE) {
 				for (uint32_t a = 0; a < in->n_args; a++)
-					if (mentions(def, in->args[a], v))
+					if (infd__value_mentions(def, in->args[a], v))
 						return true;
 			} else if ((in->kind == INFD_INSTR_MOVE && in->a == v) ||
 				   (in->kind == INFD_INSTR_JUMP_FALSE && in->a == v)) {

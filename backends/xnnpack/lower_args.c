@@ -170,19 +170,6 @@ static bool same_shape(const struct infd_tensor *a, const struct infd_tensor *b)
 	return true;
 }
 
-static bool mentions(const struct infd_method_def *def, int32_t arg, int32_t v)
-{
-	if (arg == v)
-		return true;
-	const struct infd_value_def *vd = &def->values[arg];
-	if (vd->kind != INFD_VALUE_TENSOR_LIST && vd->kind != INFD_VALUE_OPT_TENSOR_LIST)
-		return false;
-	for (uint32_t i = 0; i < vd->u.list.count; i++)
-		if (vd->u.list.indices[i] == v)
-			return true;
-	return false;
-}
-
 /* Is value v (a side output such as pooling indices) read by nothing but `self`,
  * and not a method output? */
 static bool unused_elsewhere(const struct infd_method_def *def, const struct infd_instr_def *self, int32_t v)
@@ -197,7 +184,7 @@ static bool unused_elsewhere(const struct infd_method_def *def, const struct inf
 				continue;
 			if (in->kind == INFD_INSTR_KERNEL || in->kind == INFD_INSTR_DELEGATE) {
 				for (uint32_t a = 0; a < in->n_args; a++)
-					if (mentions(def, in->args[a], v))
+					if (infd__value_mentions(def, in->args[a], v))
 						return false;
 			} else if ((in->kind == INFD_INSTR_MOVE || in->kind == INFD_INSTR_JUMP_FALSE) && in->a == v) {
 				return false;
