@@ -1,6 +1,7 @@
 /* Test helpers: locating test data and reading files. */
 #include "common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,4 +72,15 @@ uint8_t *t_read_file(const char *path, size_t *size)
 	}
 	fclose(f);
 	return buf;
+}
+
+double t_rel_l2(const float *got, const float *want, size_t n)
+{
+	double num = 0, den = 0;
+	for (size_t k = 0; k < n; k++) {
+		double d = (double)got[k] - (double)want[k];
+		num += d * d;
+		den += (double)want[k] * want[k];
+	}
+	return sqrt(num / (den > 0 ? den : 1));
 }

@@ -21,6 +21,10 @@ const char *t_build_root(void);
 /* Read a whole file into a malloc'd buffer (16-byte aligned). Returns NULL on error. */
 uint8_t *t_read_file(const char *path, size_t *size);
 
+/* Relative L2 error of `got` against `want` (n floats): |got - want| / |want|
+ * (the plain norm of the difference when `want` is all zeros). */
+double t_rel_l2(const float *got, const float *want, size_t n);
+
 /* Skip the current Criterion test when a test-data file is absent. */
 #define T_REQUIRE_TESTDATA(var, rel)                                                       \
 	const char *var = t_testdata(rel);                                                     \

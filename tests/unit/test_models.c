@@ -9,17 +9,6 @@
 #include "common.h"
 #include "runtime/runtime.h"
 
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t k = 0; k < n; k++) {
-		double d = (double)got[k] - (double)want[k];
-		num += d * d;
-		den += (double)want[k] * want[k];
-	}
-	return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* Load NAME.pte, feed NAME.input0.bin, compare with NAME.expected0.bin. */
 static void run_model(const char *name, uint32_t n_threads)
 {
@@ -62,7 +51,7 @@ static void run_model(const char *name, uint32_t n_threads)
 		cr_assert_eq(out->dtype, INFD_DTYPE_FLOAT32);
 		cr_assert_eq(out->nbytes, want_size, "output has %llu bytes, the reference %zu",
 			     (unsigned long long)out->nbytes, want_size);
-		double err = rel_l2(out->data, want, want_size / 4);
+		double err = t_rel_l2(out->data, want, want_size / 4);
 		cr_assert(err < 1e-4, "%s (run %d, %u threads): relative L2 error %.3g", name, run, n_threads, err);
 	}
 	free(input);

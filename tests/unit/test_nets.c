@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backends/backends.h"
+#include "common.h"
 #include "runtime/runtime.h"
 #include "tools/nets.h"
 
@@ -163,17 +164,6 @@ static float *ref_transformer(const struct infd_net_transformer *t, const float 
 
 /* ---- Running programs ----------------------------------------------------------- */
 
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = (double)got[i] - (double)want[i];
-		num += d * d;
-		den += (double)want[i] * want[i];
-	}
-	return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* Finite, and spread out: not (nearly) constant. */
 static void assert_plausible(const float *y, size_t n, const char *what)
 {
@@ -277,7 +267,7 @@ static void mobilenet_portable(uint32_t hw, float width, uint32_t threads)
 	cr_assert_eq(r.n, 100);
 	assert_plausible(r.out, r.n, "mobilenet_v2 (portable)");
 	float *want = ref_mobilenet(&net, x);
-	double err = rel_l2(r.out, want, r.n);
+	double err = t_rel_l2(r.out, want, r.n);
 	cr_assert(err < 1e-4, "mobilenet_v2 %upx width %g: portable vs reference relative L2 %.3g", hw, (double)width,
 		  err);
 	free(want);
@@ -312,7 +302,7 @@ Test(nets, transformer_portable_matches_reference)
 	cr_assert_eq(r.n, 16 * 64);
 	assert_plausible(r.out, r.n, "transformer (portable)");
 	float *want = ref_transformer(&net, x);
-	double err = rel_l2(r.out, want, r.n);
+	double err = t_rel_l2(r.out, want, r.n);
 	cr_assert(err < 1e-4, "transformer: portable vs reference relative L2 %.3g", err);
 	free(want);
 	free(r.out);
@@ -339,7 +329,7 @@ Test(nets, write_options_do_not_change_results)
 	cr_assert_eq(b.n_instructions, a.n_instructions - 6 + 20);
 	float *x = make_input(&a, 4);
 	struct run_result ra = run(&a, x, false, 1), rb = run(&b, x, false, 1);
-	double err = rel_l2(rb.out, ra.out, ra.n);
+	double err = t_rel_l2(rb.out, ra.out, ra.n);
 	cr_assert(err < 1e-6, "relative L2 %.3g", err);
 	free(ra.out), free(rb.out), free(x);
 	infd__net_program_free(&a);
@@ -377,7 +367,7 @@ static void compare_xnnpack(const struct infd_net_program *np, const char *what,
 	struct run_result p = run(np, x, false, 1), q = run(np, x, true, threads);
 	cr_assert_eq(p.n, q.n);
 	assert_plausible(q.out, q.n, what);
-	double err = rel_l2(q.out, p.out, p.n);
+	double err = t_rel_l2(q.out, p.out, p.n);
 	cr_assert(err < 1e-4, "%s: xnnpack vs portable relative L2 %.3g", what, err);
 	/* Every operator of these networks has an XNNPACK graph node (or folds into
 	 * one: batch norm into the convolution, the weight permute into the

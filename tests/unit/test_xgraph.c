@@ -1343,16 +1343,6 @@ struct session_run {
 	int bad;
 };
 
-static double rel_l2(const float *a, const float *b, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t i = 0; i < n; i++) {
-		num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-		den += (double)b[i] * b[i];
-	}
-	return sqrt(num / (den ? den : 1));
-}
-
 static void *session_thread(void *arg)
 {
 	struct session_run *r = arg;
@@ -1373,7 +1363,7 @@ static void *session_thread(void *arg)
 			memcpy(first, out, sizeof first);
 		if (memcmp(first, out, sizeof first) != 0)
 			r->bad++;
-		if (r->scale == 1.0f && rel_l2(out, r->want, 10) > 1e-4)
+		if (r->scale == 1.0f && t_rel_l2(out, r->want, 10) > 1e-4)
 			r->bad++;
 	}
 	return NULL;
@@ -1428,7 +1418,7 @@ Test(xgraph, backend_runs_delegate_shared_by_sessions)
 	cr_assert_eq(r1.bad, 0, "session 1: %d bad runs", r1.bad);
 	cr_assert_eq(r2.bad, 0, "session 2: %d bad runs", r2.bad);
 	const float *o2 = infd__method_output(m2, 0)->u.t->data;
-	cr_assert_gt(rel_l2(o2, want, 10), 1e-3, "session 2 computed session 1's input");
+	cr_assert_gt(t_rel_l2(o2, want, 10), 1e-3, "session 2 computed session 1's input");
 
 	/* the plan outlives the first session that leaves */
 	infd__method_free(m1);

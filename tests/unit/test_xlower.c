@@ -1069,17 +1069,6 @@ Test(xlower, mobilenet_like_chain)
 
 /* ---- Real networks -------------------------------------------------------------------------- */
 
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t k = 0; k < n; k++) {
-		double d = (double)got[k] - (double)want[k];
-		num += d * d;
-		den += (double)want[k] * want[k];
-	}
-	return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* NAME.pte on the lowered path against NAME.expected0.bin; at least `min_share`
  * of its kernel calls on xnnpack. */
 static void run_model(const char *name, double min_share, uint32_t threads)
@@ -1107,7 +1096,7 @@ static void run_model(const char *name, double min_share, uint32_t threads)
 		cr_assert_eq(infd__method_execute(m, &e), INFD_OK, "%s: %s", name, e.msg);
 		const struct infd_tensor *out = infd__method_output(m, 0)->u.t;
 		cr_assert_eq(out->nbytes, want_size);
-		double err = rel_l2(out->data, want, want_size / 4);
+		double err = t_rel_l2(out->data, want, want_size / 4);
 		cr_assert(err < 1e-4, "%s (run %d): relative L2 error %.3g", name, run, err);
 	}
 	uint32_t n = 0, on = 0;

@@ -831,17 +831,6 @@ Test(xpayload, convolutions)
 
 /* ---- the whole program on a runtime with the XNNPACK backend ------------------------- */
 
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t k = 0; k < n; k++) {
-		double d = (double)got[k] - (double)want[k];
-		num += d * d;
-		den += (double)want[k] * want[k];
-	}
-	return sqrt(num / (den > 0 ? den : 1));
-}
-
 static void log_line(void *ud, const char *line)
 {
 	if (strncmp(line, "xnnpack: using", 14) == 0)
@@ -883,7 +872,7 @@ Test(xpayload, cnn_small_runs_on_xnnpack)
 		cr_assert_eq(infd__method_execute(m, &e), INFD_OK, "%s", e.msg);
 		const struct infd_tensor *out = infd__method_output(m, 0)->u.t;
 		cr_assert_eq(out->nbytes, want_size);
-		double err = rel_l2(out->data, want, want_size / 4);
+		double err = t_rel_l2(out->data, want, want_size / 4);
 		cr_assert(err < 1e-4, "run %d: relative L2 error %.3g", run, err);
 	}
 	free(input);
