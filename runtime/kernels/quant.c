@@ -492,97 +492,81 @@ static infd_status dequantize_tensor(const struct infd_kargs *A, const struct in
 	return INFD_OK;
 }
 
-/* quantized_decomposed::quantize_per_tensor.out [input, scale D, zero_point I,
- * quant_min, quant_max, dtype, out, ret] (also cortex_m::) */
+/* The per-tensor entry points differ only in their argument lists:
+ *   quantize_per_tensor.out          [input, scale D, zero_point I, quant_min, quant_max,
+ *                                     dtype, out, ret] (also cortex_m::)
+ *   quantize_per_tensor.Tensor_out   the same with scale and zero_point as tensors
+ *   dequantize_per_tensor.out        [input, scale D, zero_point I, quant_min, quant_max,
+ *                                     dtype, out_dtype DT?, out, ret]
+ *   dequantize_per_tensor.Tensor_out the same with scale and zero_point as tensors
+ *   cortex_m::dequantize_per_tensor.out  as .out without out_dtype */
+struct per_tensor_form {
+	const char *name;
+	uint32_t n_args;
+	bool tensor_params;    /* scale and zero_point as one-element tensors */
+	bool quantize;
+	int32_t out_dtype_arg; /* dequantize: index of out_dtype, or -1 */
+	uint32_t out;          /* index of out; ret follows it */
+};
+
+static infd_status per_tensor(struct infd_kernel_ctx *ctx, struct infd_evalue **args, uint32_t n,
+			      const struct per_tensor_form *f)
+{
+	struct infd_kargs A;
+	infd_status st;
+	const struct infd_tensor *in;
+	struct infd_tensor *out;
+	double scale;
+	int64_t zp;
+	if ((st = infd__kargs_begin(&A, ctx, args, n, f->name, f->n_args)) ||
+	    (st = infd__karg_tensor(&A, 0, "input", &in)))
+		return st;
+	if (f->tensor_params)
+		st = karg_qparam_tensors(&A, &scale, &zp);
+	else if (!(st = infd__karg_double(&A, 1, "scale", &scale)))
+		st = infd__karg_int(&A, 2, "zero_point", &zp);
+	if (st || (st = infd__karg_out(&A, f->out, f->out + 1, &out)))
+		return st;
+	return f->quantize ? quantize_tensor(&A, in, scale, zp, 3, out)
+			   : dequantize_tensor(&A, in, scale, zp, f->out_dtype_arg, out);
+}
+
 infd_status infd__k_quantize_per_tensor_out(struct infd_kernel_ctx *ctx, struct infd_evalue **args,
 					    uint32_t n)
 {
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *in;
-	struct infd_tensor *out;
-	double scale;
-	int64_t zp;
-	if ((st = infd__kargs_begin(&A, ctx, args, n, "quantized_decomposed::quantize_per_tensor.out", 8)) ||
-	    (st = infd__karg_tensor(&A, 0, "input", &in)) ||
-	    (st = infd__karg_double(&A, 1, "scale", &scale)) ||
-	    (st = infd__karg_int(&A, 2, "zero_point", &zp)) || (st = infd__karg_out(&A, 6, 7, &out)))
-		return st;
-	return quantize_tensor(&A, in, scale, zp, 3, out);
+	static const struct per_tensor_form f = {"quantized_decomposed::quantize_per_tensor.out", 8, false, true, -1, 6};
+	return per_tensor(ctx, args, n, &f);
 }
 
-/* quantize_per_tensor.Tensor_out [input, scale T, zero_point T, ...] */
 infd_status infd__k_quantize_per_tensor_tensor_out(struct infd_kernel_ctx *ctx,
 						   struct infd_evalue **args, uint32_t n)
 {
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *in;
-	struct infd_tensor *out;
-	double scale;
-	int64_t zp;
-	if ((st = infd__kargs_begin(&A, ctx, args, n,
-				    "quantized_decomposed::quantize_per_tensor.Tensor_out", 8)) ||
-	    (st = infd__karg_tensor(&A, 0, "input", &in)) ||
-	    (st = karg_qparam_tensors(&A, &scale, &zp)) || (st = infd__karg_out(&A, 6, 7, &out)))
-		return st;
-	return quantize_tensor(&A, in, scale, zp, 3, out);
+	static const struct per_tensor_form f = {"quantized_decomposed::quantize_per_tensor.Tensor_out", 8, true,
+						 true, -1, 6};
+	return per_tensor(ctx, args, n, &f);
 }
 
-/* dequantize_per_tensor.out [input, scale D, zero_point I, quant_min, quant_max,
- * dtype, out_dtype DT?, out, ret] */
 infd_status infd__k_dequantize_per_tensor_out(struct infd_kernel_ctx *ctx,
 					      struct infd_evalue **args, uint32_t n)
 {
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *in;
-	struct infd_tensor *out;
-	double scale;
-	int64_t zp;
-	if ((st = infd__kargs_begin(&A, ctx, args, n,
-				    "quantized_decomposed::dequantize_per_tensor.out", 9)) ||
-	    (st = infd__karg_tensor(&A, 0, "input", &in)) ||
-	    (st = infd__karg_double(&A, 1, "scale", &scale)) ||
-	    (st = infd__karg_int(&A, 2, "zero_point", &zp)) || (st = infd__karg_out(&A, 7, 8, &out)))
-		return st;
-	return dequantize_tensor(&A, in, scale, zp, 6, out);
+	static const struct per_tensor_form f = {"quantized_decomposed::dequantize_per_tensor.out", 9, false, false,
+						 6, 7};
+	return per_tensor(ctx, args, n, &f);
 }
 
 infd_status infd__k_dequantize_per_tensor_tensor_out(struct infd_kernel_ctx *ctx,
 						     struct infd_evalue **args, uint32_t n)
 {
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *in;
-	struct infd_tensor *out;
-	double scale;
-	int64_t zp;
-	if ((st = infd__kargs_begin(&A, ctx, args, n,
-				    "quantized_decomposed::dequantize_per_tensor.Tensor_out", 9)) ||
-	    (st = infd__karg_tensor(&A, 0, "input", &in)) ||
-	    (st = karg_qparam_tensors(&A, &scale, &zp)) || (st = infd__karg_out(&A, 7, 8, &out)))
-		return st;
-	return dequantize_tensor(&A, in, scale, zp, 6, out);
+	static const struct per_tensor_form f = {"quantized_decomposed::dequantize_per_tensor.Tensor_out", 9, true,
+						 false, 6, 7};
+	return per_tensor(ctx, args, n, &f);
 }
 
-/* cortex_m::dequantize_per_tensor.out [input, scale D, zero_point I, quant_min,
- * quant_max, dtype, out, ret]: no out_dtype argument. */
 infd_status infd__k_cortex_m_dequantize_per_tensor_out(struct infd_kernel_ctx *ctx,
 						       struct infd_evalue **args, uint32_t n)
 {
-	struct infd_kargs A;
-	infd_status st;
-	const struct infd_tensor *in;
-	struct infd_tensor *out;
-	double scale;
-	int64_t zp;
-	if ((st = infd__kargs_begin(&A, ctx, args, n, "cortex_m::dequantize_per_tensor.out", 8)) ||
-	    (st = infd__karg_tensor(&A, 0, "input", &in)) ||
-	    (st = infd__karg_double(&A, 1, "scale", &scale)) ||
-	    (st = infd__karg_int(&A, 2, "zero_point", &zp)) || (st = infd__karg_out(&A, 6, 7, &out)))
-		return st;
-	return dequantize_tensor(&A, in, scale, zp, -1, out);
+	static const struct per_tensor_form f = {"cortex_m::dequantize_per_tensor.out", 8, false, false, -1, 6};
+	return per_tensor(ctx, args, n, &f);
 }
 
 /* ---- Per channel ----------------------------------------------------------------- */
