@@ -16,7 +16,7 @@ struct infd_backends_config {
 	const char *vulkan_device; /* choose the device whose name contains this; NULL = best */
 	/* Use a software Vulkan device (lavapipe) when it is the only one. Off by
 	 * default: XNNPACK is faster on the same CPU. Naming the device in
-	 * vulkan_device also allows it. */
+	 * vulkan_device also allows it. The Vulkan backend refuses otherwise. */
 	bool vulkan_software;
 	bool vulkan_fp16;          /* store GPU activations as fp16 where supported (default false) */
 	const char *cache_dir;     /* where the Vulkan pipeline cache lives; NULL = no cache */
@@ -27,6 +27,10 @@ struct infd_backends_config {
 };
 
 void infd__backends_config_default(struct infd_backends_config *cfg);
+
+/* The device preference list used when none is given: NPU, then GPU, then CPU. */
+#define INFD_DEFAULT_DEVICES 3
+extern const char *const infd__default_devices[INFD_DEFAULT_DEVICES];
 
 /* Add the configured backends to `rt`, most preferred first: NPU plugins, then
  * Vulkan, then XNNPACK, ahead of the portable kernels. */

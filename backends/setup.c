@@ -8,6 +8,8 @@
 
 #include "backends/factories.h"
 
+const char *const infd__default_devices[INFD_DEFAULT_DEVICES] = {"npu", "gpu", "cpu"};
+
 void infd__backends_config_default(struct infd_backends_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -40,6 +42,8 @@ static void add(struct infd_runtime *rt, const struct infd_backends_config *cfg,
 			be.ops->destroy(be.ctx);
 		return;
 	}
+	if (!cfg->log)
+		return;
 	struct infd_device_info info = {.available = true};
 	snprintf(info.name, sizeof info.name, "%s", be.ops->name);
 	if (be.ops->probe)
@@ -70,19 +74,8 @@ void infd__backends_setup(struct infd_runtime *rt, const struct infd_backends_co
 #ifdef INFD_HAVE_VULKAN
 	if (cfg->vulkan) {
 		infd__error_clear(&err);
-		infd_status rc = infd__backend_vulkan_create(rt, cfg, &be, &err);
-		struct infd_device_info info = {.available = true};
-		if (rc == INFD_OK && be.ops->probe)
-			be.ops->probe(be.ctx, &info);
-		if (rc == INFD_OK && info.software && !cfg->vulkan_software && !cfg->vulkan_device) {
-			note(cfg, "vulkan: not used (%s is a software device; allow it with the vulkan 'software' "
-				  "setting or name it as the device)",
-			     info.name);
-			if (be.ops->destroy)
-				be.ops->destroy(be.ctx);
-		} else {
-			add(rt, cfg, "vulkan", rc, be, &err);
-		}
+		infd_status rc = infd__backend_vulkan_create(rt, cfg, &be, &err); /* refuses unwanted software devices */
+		add(rt, cfg, "vulkan", rc, be, &err);
 	}
 #endif
 #ifdef INFD_HAVE_NPU

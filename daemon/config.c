@@ -2,6 +2,8 @@
  * that point at the line and field at fault. */
 #include "config.h"
 
+#include "backends/backends.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -230,7 +232,6 @@ static infd_status parse_acl(const struct parse *ps, json_t *obj, const char *na
 	return INFD_OK;
 }
 
-static const char *const default_devices[] = {"npu", "gpu", "cpu"};
 
 static infd_status get_bool(const struct parse *ps, json_t *obj, const char *key, const char *path, bool *out)
 {
@@ -281,8 +282,9 @@ static infd_status parse_devices(const struct parse *ps, json_t *v, const char *
 static void defaults(struct infd_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
-	for (size_t i = 0; i < sizeof default_devices / sizeof *default_devices; i++)
-		snprintf(cfg->devices.names[cfg->devices.n++], sizeof cfg->devices.names[0], "%s", default_devices[i]);
+	for (size_t i = 0; i < INFD_DEFAULT_DEVICES; i++)
+		snprintf(cfg->devices.names[cfg->devices.n++], sizeof cfg->devices.names[0], "%s",
+			 infd__default_devices[i]);
 	cfg->xnnpack = true;
 	cfg->vulkan.enabled = true;
 	cfg->threads = 1;

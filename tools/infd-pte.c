@@ -813,13 +813,12 @@ int main(int argc, char **argv)
 	bc.vulkan_device = o.vulkan_device;
 	bc.plugin_dir = o.plugin_dir;
 	infd__backends_setup(rt, &bc);
-	static const char *const default_devices[] = {"npu", "gpu", "cpu"};
 	if (o.n_devices) {
 		g_mopt.devices = o.devices;
 		g_mopt.n_devices = o.n_devices;
 	} else {
-		g_mopt.devices = default_devices;
-		g_mopt.n_devices = 3;
+		g_mopt.devices = infd__default_devices;
+		g_mopt.n_devices = INFD_DEFAULT_DEVICES;
 	}
 	if (strcmp(o.cmd, "inspect") == 0)
 		rc = cmd_inspect(rt, &o);
