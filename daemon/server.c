@@ -465,7 +465,7 @@ static void setup_backends(struct infd_daemon *d)
 		const char *want = d->cfg.devices.names[i];
 		bool found = strcmp(want, "npu") == 0 || strcmp(want, "gpu") == 0 || strcmp(want, "cpu") == 0;
 		for (uint32_t b = 0; b < d->rt->n_backends && !found; b++)
-			found = strcmp(want, d->rt->backends[b].ops->name) == 0 || strcmp(want, d->rt->kinds[b]) == 0;
+			found = infd__runtime_backend_is(d->rt, b, want);
 		if (!found)
 			fprintf(stderr, "infd: devices: nothing here matches '%s'; it is skipped\n", want);
 	}

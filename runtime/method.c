@@ -209,8 +209,7 @@ static uint32_t backend_order(const struct infd_runtime *rt, const struct infd_m
 	if (opt && opt->devices) {
 		for (uint32_t d = 0; d < opt->n_devices; d++)
 			for (uint32_t b = 0; b < rt->n_backends; b++)
-				if (!used[b] && (strcmp(opt->devices[d], rt->backends[b].ops->name) == 0 ||
-						 strcmp(opt->devices[d], rt->kinds[b]) == 0)) {
+				if (!used[b] && infd__runtime_backend_is(rt, b, opt->devices[d])) {
 					used[b] = true;
 					order[n++] = b;
 				}

@@ -76,6 +76,11 @@ infd_status infd__runtime_add_backend(struct infd_runtime *rt, struct infd_backe
 	return INFD_OK;
 }
 
+bool infd__runtime_backend_is(const struct infd_runtime *rt, uint32_t b, const char *device)
+{
+	return strcmp(device, rt->backends[b].ops->name) == 0 || strcmp(device, rt->kinds[b]) == 0;
+}
+
 void infd__runtime_destroy(struct infd_runtime *rt)
 {
 	if (!rt)

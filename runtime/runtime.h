@@ -40,6 +40,10 @@ void infd__runtime_destroy(struct infd_runtime *rt);
  * INFD_MAX_BACKENDS are present or the thread cannot start. */
 infd_status infd__runtime_add_backend(struct infd_runtime *rt, struct infd_backend be);
 
+/* Does preference-list entry `device` (a backend name or a device kind) name
+ * backend `b` of the runtime? */
+bool infd__runtime_backend_is(const struct infd_runtime *rt, uint32_t b, const char *device);
+
 struct infd_method_options {
 	/* Planned arenas supplied by the caller (e.g. shared memory); NULL to let the
 	 * method allocate them. When given, there must be one per planned buffer, each
