@@ -61,11 +61,13 @@ struct cmd_help {
 static const struct cmd_help helps[] = {
     {"status", "infctl status [--json]",
      "Show the daemon's version, pid, uptime, socket, configuration source, number of\n"
-     "models, sessions and workers, and the devices it found.\n"},
+     "models, sessions and workers, and the devices it found (for a GPU or an NPU,\n"
+     "--json adds its lane: partitions run, busy time, queue).\n"},
     {"models", "infctl models [NAME] [--json]",
      "Without NAME: one line per loaded model (state, generation, sessions, requests,\n"
-     "errors, file size, placement, path). With NAME: the model's methods with the\n"
-     "dtype and shape of every input and output.\n"},
+     "errors, file size, placement, path). With NAME: the device preference list it\n"
+     "was placed with, and the model's methods with their placement (which backend\n"
+     "runs which instructions) and the dtype and shape of every input and output.\n"},
     {"load", "infctl load NAME PATH",
      "Load the ExecuTorch program file PATH under NAME. A relative PATH is taken from\n"
      "the current directory; the daemon must be able to read the file. Needs the 'load'\n"
